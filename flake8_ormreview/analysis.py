@@ -1,0 +1,71 @@
+"""``analyze()``: the whole per-file analysis, independent of flake8."""
+
+from __future__ import annotations
+
+import ast
+import os
+
+from .context import FileContext, Finding
+from .index import ProjectIndex, get_index
+from .options import Options
+from .registry import all_rules, get_rule
+from .semantic.extract import extract_module
+from .semantic.names import ImportMap, module_name_for
+
+
+def analyze(
+    source: str,
+    path: str = "<stdin>",
+    index: ProjectIndex | None = None,
+    options: Options | None = None,
+    tree: ast.Module | None = None,
+) -> list[Finding]:
+    """Every ORM finding for one file, sorted by position.
+
+    Never raises: a failure inside the analysis becomes a single ORM000
+    finding, and the findings of every rule that did not fail are kept.
+    A file that does not parse yields nothing (flake8 reports it as E999).
+    """
+    options = options or Options()
+    findings: set[Finding] = set()
+    failure: BaseException | None = None
+    try:
+        if tree is None:
+            try:
+                tree = ast.parse(source, filename=path)
+            except (SyntaxError, ValueError):
+                return []
+        if index is None:
+            index = get_index(options.source_roots)
+        root = index.root_for(path)
+        module = module_name_for(path, root)
+        facts = extract_module(tree, os.path.normpath(path), root, module)
+        index.override(facts)
+        ctx = FileContext(
+            path=os.path.normpath(path),
+            source=source,
+            tree=tree,
+            facts=facts,
+            imports=ImportMap.from_tree(tree, module, os.path.basename(path).startswith("__init__.")),
+            index=index,
+            options=options,
+        )
+    except (RecursionError, MemoryError) as exc:
+        return [internal_error(exc)]
+    except Exception as exc:  # noqa: BLE001 - never crash the user's flake8 run
+        return [internal_error(exc)]
+    for rule in all_rules():
+        if rule.check is None:
+            continue
+        try:
+            findings.update(rule.check(ctx))
+        except Exception as exc:  # noqa: BLE001
+            failure = failure or exc
+    result = sorted(findings)
+    if failure is not None:
+        result.insert(0, internal_error(failure))
+    return result
+
+
+def internal_error(exc: BaseException) -> Finding:
+    return Finding(1, 0, "ORM000", get_rule("ORM000").format(error=type(exc).__name__))

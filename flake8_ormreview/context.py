@@ -1,0 +1,75 @@
+"""What a rule sees of one file: its tree, facts, the project index and the options."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from .index import ProjectIndex
+from .options import Options
+from .registry import get_rule
+from .semantic.facts import ModelFact, ModuleFacts
+from .semantic.names import ImportMap, canonical
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    line: int
+    col: int
+    code: str
+    message: str
+
+
+@dataclass
+class FileContext:
+    path: str
+    source: str
+    tree: ast.Module
+    facts: ModuleFacts
+    imports: ImportMap
+    index: ProjectIndex
+    options: Options = field(default_factory=Options)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.facts.kind
+
+    @property
+    def is_migration(self) -> bool:
+        return self.facts.kind in ("django_migration", "alembic")
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return self.source.splitlines()
+
+    @cached_property
+    def models(self) -> list[ModelFact]:
+        """Models defined in this file, as resolved by the project index."""
+        return self.index.models_in(self.path)
+
+    def own_fields(self, model: ModelFact) -> list:
+        """Fields declared in this file's class body (not inherited ones)."""
+        for cls in self.facts.classes:
+            if cls.qualname == model.qualname:
+                return list(cls.fields.values())
+        return []
+
+    def resolve(self, node: ast.AST | str) -> str | None:
+        return self.imports.resolve(node)
+
+    def canonical(self, node: ast.AST) -> str | None:
+        qual = self.imports.resolve(node)
+        if qual and self.index is not None and not canonical(qual):
+            qual = self.index.resolve_symbol(qual)
+        return canonical(qual)
+
+    def finding(self, code: str, where: ast.AST | int, col: int | None = None, **values: object) -> Finding:
+        """A finding for ``code`` at a node (its first line) or a line number."""
+        if isinstance(where, int):
+            line, column = where, col or 0
+        else:
+            line, column = where.lineno, where.col_offset if col is None else col
+        return Finding(line, column, code, get_rule(code).format(**values))

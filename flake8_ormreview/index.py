@@ -1,0 +1,443 @@
+"""The project model index: every model, field, relation and index in the source roots.
+
+flake8 has no cross-file pass and checks files in worker processes, so the
+index is built lazily in each process from per-file facts persisted in
+``<first root>/.orm-review-cache/index-v<N>.json``.  Each file's facts are
+keyed by its mtime and size: a warm run only stats the tree.  A long-lived
+process (an editor's flake8 server) re-stats on the first use after every
+``parse_options`` call, so an edited model is seen by the next lint.
+
+The file being linted is re-extracted from the text flake8 hands us (which
+may be an editor's unsaved buffer) and overrides what is on disk.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from .semantic.extract import extract_module
+from .semantic.facts import FieldFact, ModelFact, ModuleFacts, module_from_dict, module_to_dict
+from .semantic.names import canonical
+
+CACHE_VERSION = 3
+CACHE_DIRNAME = ".orm-review-cache"
+SOURCE_SUFFIXES = (".py", ".pyw")
+SKIP_DIRS = {
+    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "env", "node_modules", "__pycache__",
+    "build", "dist", "site-packages", ".mypy_cache", ".pytest_cache", ".ruff_cache", CACHE_DIRNAME,
+    ".eggs", "htmlcov",
+}
+# A file mentioning none of these defines no model, migration or base class.
+INTERESTING = re.compile(rb"django|sqlalchemy|sqlmodel|alembic|Model|models|Column|Base|Table")
+MAX_FILE_BYTES = 2_000_000
+
+DJANGO_MODEL_ROOTS = {"django:Model"}
+SQLA_BASE_ROOTS = {"sqlalchemy:DeclarativeBase", "sqlalchemy:DeclarativeBaseNoMeta", "sqlalchemy:Base"}
+
+
+def facts_for_source(source: str | bytes, path: str, root: str) -> ModuleFacts:
+    """Extract facts from source text; unparsable text gives empty facts."""
+    from .semantic.names import module_name_for
+
+    module = module_name_for(path, root)
+    if isinstance(source, str):
+        raw = source.encode("utf-8", "surrogatepass")
+    else:
+        raw = source
+    if not INTERESTING.search(raw):
+        return ModuleFacts(path=path, module=module)
+    try:
+        tree = ast.parse(raw, filename=path)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return ModuleFacts(path=path, module=module)
+    return extract_module(tree, path, root, module)
+
+
+@dataclass
+class Relation:
+    """One navigable relation of a model, forward or reverse."""
+
+    name: str
+    kind: str  # "fk", "o2o", "m2m", "relationship", "reverse_fk", "reverse_o2o", "reverse_m2m"
+    model: ModelFact  # the model the attribute lives on
+    target: ModelFact | None  # the model it leads to
+    field: FieldFact | None = None  # the declaring field (on whichever side)
+    lazy: str = ""
+
+    @property
+    def to_many(self) -> bool:
+        if self.kind in ("m2m", "reverse_fk", "reverse_m2m"):
+            return True
+        if self.kind == "relationship" and self.field is not None:
+            return self.field.is_to_many
+        return False
+
+    @property
+    def forward_single(self) -> bool:
+        return self.kind in ("fk", "o2o", "reverse_o2o") or (self.kind == "relationship" and not self.to_many)
+
+
+@dataclass
+class ProjectIndex:
+    roots: list[str]
+    cache_dir: str | None = None
+    files: dict[str, tuple[int, int, ModuleFacts]] = field(default_factory=dict)
+    overrides: dict[str, ModuleFacts] = field(default_factory=dict)
+    stale: bool = True
+    _resolved: bool = False
+
+    # -- building -----------------------------------------------------------------------
+
+    @property
+    def cache_file(self) -> str | None:
+        return os.path.join(self.cache_dir, f"index-v{CACHE_VERSION}.json") if self.cache_dir else None
+
+    def iter_source_files(self) -> Iterator[str]:
+        for root in self.roots:
+            if os.path.isfile(root):
+                yield os.path.normpath(root)
+                continue
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+                for name in sorted(filenames):
+                    if name.endswith(SOURCE_SUFFIXES):
+                        yield os.path.normpath(os.path.join(dirpath, name))
+
+    def root_for(self, path: str) -> str:
+        absolute = os.path.abspath(path)
+        for root in self.roots:
+            base = os.path.abspath(root)
+            if absolute == base or absolute.startswith(base.rstrip(os.sep) + os.sep):
+                return root
+        return self.roots[0] if self.roots else "."
+
+    def load_cache(self) -> dict[str, tuple[int, int, ModuleFacts]]:
+        if not self.cache_file:
+            return {}
+        try:
+            with open(self.cache_file, encoding="utf-8") as handle:
+                data = json.load(handle)
+            if data.get("version") != CACHE_VERSION or data.get("roots") != [os.path.abspath(r) for r in self.roots]:
+                return {}
+            return {
+                path: (entry["mtime"], entry["size"], module_from_dict(entry["facts"]))
+                for path, entry in data["files"].items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}  # missing, unreadable or corrupt: rebuild
+
+    def save_cache(self) -> None:
+        if not self.cache_file:
+            return
+        data = {
+            "version": CACHE_VERSION,
+            "roots": [os.path.abspath(r) for r in self.roots],
+            "files": {
+                path: {"mtime": mtime, "size": size, "facts": module_to_dict(facts)}
+                for path, (mtime, size, facts) in sorted(self.files.items())
+            },
+        }
+        try:
+            os.makedirs(self.cache_dir, exist_ok=True)
+            ignore = os.path.join(self.cache_dir, ".gitignore")
+            if not os.path.exists(ignore):
+                with open(ignore, "w", encoding="utf-8") as handle:
+                    handle.write("# Created by flake8-ormreview: the model index cache.\n*\n")
+            fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=".index-", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, separators=(",", ":"))
+            os.replace(tmp, self.cache_file)  # atomic: concurrent writers never leave half a file
+        except OSError:
+            try:
+                os.unlink(tmp)  # type: ignore[possibly-undefined]
+            except (OSError, UnboundLocalError, NameError):
+                pass
+
+    def refresh(self) -> None:
+        """Bring every file's facts up to date (stat only for unchanged files)."""
+        previous = self.files or self.load_cache()
+        current: dict[str, tuple[int, int, ModuleFacts]] = {}
+        changed = not self.files and not previous
+        for path in self.iter_source_files():
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            entry = previous.get(path)
+            if entry and entry[0] == stat.st_mtime_ns and entry[1] == stat.st_size:
+                current[path] = entry
+                continue
+            changed = True
+            if stat.st_size > MAX_FILE_BYTES:
+                facts = ModuleFacts(path=path, module="")
+            else:
+                try:
+                    with open(path, "rb") as handle:
+                        facts = facts_for_source(handle.read(), path, self.root_for(path))
+                except OSError:
+                    continue
+            current[path] = (stat.st_mtime_ns, stat.st_size, facts)
+        if set(current) != set(previous):
+            changed = True
+        self.files = current
+        self.stale = False
+        self._resolved = False
+        if changed or not (self.cache_file and os.path.exists(self.cache_file)):
+            self.save_cache()
+
+    def ensure_fresh(self) -> None:
+        if self.stale:
+            self.refresh()
+        if not self._resolved:
+            self.resolve()
+
+    def override(self, facts: ModuleFacts) -> None:
+        """Use ``facts`` (from the text being linted) for its path in place of the disk copy."""
+        self.ensure_fresh()
+        key = os.path.normpath(facts.path)
+        known = self.files.get(key)
+        if known is not None and known[2] == facts:
+            if key in self.overrides:
+                del self.overrides[key]
+                self._resolved = False
+        elif self.overrides.get(key) != facts:
+            self.overrides[key] = facts
+            self._resolved = False
+        if not self._resolved:
+            self.resolve()
+
+    # -- resolution ----------------------------------------------------------------------
+
+    def all_facts(self) -> Iterable[ModuleFacts]:
+        for path, (_, _, facts) in self.files.items():
+            yield self.overrides.get(path, facts)
+        for path, facts in self.overrides.items():
+            if path not in self.files:
+                yield facts
+
+    def resolve(self) -> None:
+        self.modules: dict[str, ModuleFacts] = {}
+        self.classes: dict[str, ModelFact] = {}
+        for facts in self.all_facts():
+            if facts.module:
+                self.modules[facts.module] = facts
+            for cls in facts.classes:
+                # Resolution adds inherited fields and decisions: work on copies so
+                # the cached per-file facts stay exactly what the file says.
+                resolved = copy.copy(cls)
+                resolved.fields = dict(cls.fields)
+                resolved.indexes = list(cls.indexes)
+                self.classes[cls.qualname] = resolved
+        self._decide_models()
+        self.models = {q: c for q, c in self.classes.items() if c.is_model}
+        self.by_name: dict[str, list[ModelFact]] = {}
+        self.by_table: dict[str, ModelFact] = {}
+        self.by_label: dict[tuple[str, str], ModelFact] = {}
+        for model in self.models.values():
+            self.by_name.setdefault(model.name, []).append(model)
+            self.by_table.setdefault(self.table_name(model), model)
+            self.by_label.setdefault((model.app_label, model.name), model)
+        self._relations: dict[str, dict[str, Relation]] = {}
+        self._resolved = True
+
+    def resolve_symbol(self, qualname: str, depth: int = 0) -> str:
+        """Follow re-exports and module-level factories (``Base = declarative_base()``)."""
+        if depth > 8 or not qualname:
+            return qualname
+        module, _, name = qualname.rpartition(".")
+        facts = self.modules.get(module) if module else None
+        if facts is not None and name in facts.symbols:
+            target = facts.symbols[name]
+            if target != qualname:
+                return self.resolve_symbol(target, depth + 1)
+        if qualname not in self.classes and module:
+            # ``pkg.mod.Class.attr``-style names: resolve the head, keep the tail.
+            head = self.resolve_symbol(module, depth + 1)
+            if head != module:
+                return f"{head}.{name}"
+        return qualname
+
+    def _decide_models(self) -> None:
+        decided: dict[str, tuple[str, bool, bool]] = {}  # qualname -> (framework, is_model, is_base)
+
+        def decide(cls: ModelFact, seen: frozenset[str]) -> tuple[str, bool, bool]:
+            if cls.qualname in decided:
+                return decided[cls.qualname]
+            if cls.framework == "core":
+                return ("core", True, False)
+            result = ("", False, False)
+            for base in cls.bases:
+                target = self.resolve_symbol(base)
+                kind = canonical(target)
+                if kind in DJANGO_MODEL_ROOTS:
+                    result = ("django", True, False)
+                elif kind in SQLA_BASE_ROOTS:
+                    is_declared_base = kind != "sqlalchemy:Base"
+                    result = ("sqlalchemy", not is_declared_base, is_declared_base)
+                elif kind == "sqlmodel:SQLModel":
+                    result = ("sqlmodel", cls.keywords.get("table") is True, cls.keywords.get("table") is not True)
+                elif target in self.classes and target not in seen:
+                    framework, is_model, is_base = decide(self.classes[target], seen | {target})
+                    if framework == "sqlmodel":
+                        result = ("sqlmodel", cls.keywords.get("table") is True or is_model, False)
+                    elif framework:
+                        result = (framework, True, False)
+                if result[0]:
+                    break
+            decided[cls.qualname] = result
+            return result
+
+        for cls in self.classes.values():
+            framework, is_model, is_base = decide(cls, frozenset({cls.qualname}))
+            if cls.framework != "core":
+                cls.framework, cls.is_model, cls.is_base = framework, is_model, is_base
+            if is_model and framework in ("sqlalchemy", "sqlmodel") and not cls.table:
+                # Abstract/mixin declarative classes without a table are not tables.
+                if cls.abstract or (framework == "sqlalchemy" and not any(f.is_db_column and f.type != "annotation" for f in cls.fields.values())):
+                    cls.abstract = True
+        # Django: inherit fields of abstract parents so lookups see them.
+        for cls in self.classes.values():
+            if cls.framework == "django" and cls.is_model:
+                for parent in self.parents(cls):
+                    for name, fact in parent.fields.items():
+                        cls.fields.setdefault(name, fact)
+                    if parent.has_str:
+                        cls.has_str = True
+                    if not cls.ordering and parent.ordering and parent.abstract:
+                        cls.ordering = parent.ordering
+            elif cls.framework in ("sqlalchemy", "sqlmodel") and cls.is_model:
+                for parent in self.parents(cls):
+                    for name, fact in parent.fields.items():
+                        cls.fields.setdefault(name, fact)
+
+    def parents(self, cls: ModelFact, depth: int = 0) -> list[ModelFact]:
+        """Project base classes of ``cls``, nearest first."""
+        result = []
+        if depth > 8:
+            return result
+        for base in cls.bases:
+            target = self.resolve_symbol(base)
+            parent = self.classes.get(target)
+            if parent is not None and parent is not cls:
+                result.append(parent)
+                result.extend(self.parents(parent, depth + 1))
+        return result
+
+    # -- queries used by rules ---------------------------------------------------------
+
+    def model(self, qualname: str | None) -> ModelFact | None:
+        self.ensure_fresh()
+        if not qualname:
+            return None
+        found = self.models.get(qualname) or self.models.get(self.resolve_symbol(qualname))
+        return found
+
+    def table_name(self, model: ModelFact) -> str:
+        if model.table:
+            return model.table
+        if model.framework == "django":
+            return f"{model.app_label}_{model.name.lower()}"
+        if model.framework == "sqlmodel":
+            return model.name.lower()
+        return model.name
+
+    def related_model(self, model: ModelFact, fact: FieldFact) -> ModelFact | None:
+        """The model a relation or foreign key leads to; ``None`` when unknown."""
+        self.ensure_fresh()
+        if fact.target_qualname:
+            found = self.model(fact.target_qualname)
+            if found:
+                return found
+        target = fact.target
+        if fact.relation in ("fk", "o2o", "m2m"):
+            if target in ("self", "'self'"):
+                return model
+            if "." in target:
+                label, _, name = target.rpartition(".")
+                return self.by_label.get((label.split(".")[-1], name)) or self._unique(name, model)
+            return self.by_label.get((model.app_label, target)) or self._unique(target, model)
+        if fact.relation == "relationship":
+            name = target.split(".")[-1].strip("'\"")
+            return self._unique(name, model)
+        if fact.foreign_key:
+            table = fact.foreign_key.rsplit(".", 1)[0] if "." in fact.foreign_key else ""
+            return self.by_table.get(table)
+        return None
+
+    def _unique(self, name: str, near: ModelFact) -> ModelFact | None:
+        candidates = [m for m in self.by_name.get(name, []) if m.framework == near.framework or {m.framework, near.framework} <= {"sqlalchemy", "sqlmodel"}]
+        if len(candidates) == 1:
+            return candidates[0]
+        same_module = [m for m in candidates if m.module == near.module]
+        return same_module[0] if len(same_module) == 1 else None
+
+    def relations(self, model: ModelFact) -> dict[str, Relation]:
+        """Forward and reverse relations navigable from ``model`` by attribute name."""
+        self.ensure_fresh()
+        if not self._relations:
+            self._build_relations()
+        return self._relations.get(model.qualname, {})
+
+    def _build_relations(self) -> None:
+        rel: dict[str, dict[str, Relation]] = {q: {} for q in self.models}
+        for model in self.models.values():
+            for fact in model.fields.values():
+                if fact.relation in ("fk", "o2o", "m2m"):
+                    target = self.related_model(model, fact)
+                    rel[model.qualname][fact.name] = Relation(fact.name, fact.relation, model, target, fact)
+                    if target is None or target.qualname not in rel or fact.related_name.endswith("+"):
+                        continue
+                    if fact.relation == "o2o":
+                        accessor, kind = fact.related_name or model.name.lower(), "reverse_o2o"
+                    else:
+                        accessor = fact.related_name or f"{model.name.lower()}_set"
+                        kind = "reverse_fk" if fact.relation == "fk" else "reverse_m2m"
+                    rel[target.qualname].setdefault(accessor, Relation(accessor, kind, target, model, fact))
+                elif fact.relation == "relationship":
+                    target = self.related_model(model, fact)
+                    rel[model.qualname][fact.name] = Relation(fact.name, "relationship", model, target, fact, fact.lazy or "select")
+                    if target is not None and fact.backref and fact.backref != "backref" and target.qualname in rel:
+                        back = FieldFact(name=fact.backref, line=fact.line, relation="relationship", target=model.name, uselist=None if not fact.is_to_many else False)
+                        rel[target.qualname].setdefault(fact.backref, Relation(fact.backref, "relationship", target, model, back, "select"))
+        # Subclasses of Django abstract models inherit relations through fields already.
+        self._relations = rel
+
+    def models_in(self, path: str) -> list[ModelFact]:
+        self.ensure_fresh()
+        key = os.path.normpath(path)
+        facts = self.overrides.get(key) or (self.files.get(key) or (0, 0, None))[2]
+        if facts is None:
+            return []
+        return [self.classes.get(c.qualname, c) for c in facts.classes if self.classes.get(c.qualname, c).is_model]
+
+    def query_sites_for(self, model: ModelFact) -> int:
+        return 0
+
+
+_INDEXES: dict[tuple[tuple[str, ...], str | None], ProjectIndex] = {}
+
+
+def get_index(roots: Iterable[str], cache_dir: str | None = "auto") -> ProjectIndex:
+    """The process-wide index for these roots (built on first use)."""
+    roots = [os.path.normpath(r) for r in roots] or ["."]
+    if cache_dir == "auto":
+        first = roots[0] if os.path.isdir(roots[0]) else os.path.dirname(roots[0]) or "."
+        cache_dir = os.path.join(first, CACHE_DIRNAME)
+    key = (tuple(roots), cache_dir)
+    if key not in _INDEXES:
+        _INDEXES[key] = ProjectIndex(list(roots), cache_dir)
+    return _INDEXES[key]
+
+
+def mark_all_stale() -> None:
+    """Called at the start of every flake8 run: re-stat files on next use."""
+    for index in _INDEXES.values():
+        index.stale = True
+        index.overrides.clear()

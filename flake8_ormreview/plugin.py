@@ -1,0 +1,38 @@
+"""The flake8 adapter: options in, ``(line, col, message, type)`` tuples out."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any, Iterator
+
+from . import __version__
+from .analysis import analyze
+from .index import mark_all_stale
+from .options import FLAKE8_OPTIONS, Options
+
+
+class OrmReviewChecker:
+    name = "flake8-ormreview"
+    version = __version__
+    options = Options()
+
+    def __init__(self, tree: ast.Module, filename: str, lines: list[str]) -> None:
+        self.tree = tree
+        self.filename = filename
+        self.lines = lines
+
+    @classmethod
+    def add_options(cls, manager: Any) -> None:
+        for flag, default, help_text, extra in FLAKE8_OPTIONS:
+            manager.add_option(flag, default=default, parse_from_config=True, help=help_text, **extra)
+
+    @classmethod
+    def parse_options(cls, options: Any) -> None:
+        cls.options = Options.from_namespace(options)
+        mark_all_stale()  # a new run (or a new editor request): re-stat the project
+
+    def run(self) -> Iterator[tuple[int, int, str, type]]:
+        # With stdin, ``filename`` is the display name: the text comes from ``lines``.
+        source = "".join(self.lines)
+        for finding in analyze(source, self.filename, options=self.options, tree=self.tree):
+            yield finding.line, finding.col, f"{finding.code} {finding.message}", type(self)

@@ -1,0 +1,150 @@
+"""The rule registry: every code is declared exactly once, next to its check.
+
+A rule is a check function decorated with :func:`rule`.  The decorator holds
+the code, name, severity, category and message template; the function's
+docstring holds the documentation in ruff's sections (``## What it does``,
+``## Why is this bad?``, ``## Example``, ``## Use instead``, ``## References``).
+The flake8 adapter, the generated ``docs/rules/`` pages, the report and the
+``orm-review --list-rules`` listing all read this registry.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterable
+
+if TYPE_CHECKING:
+    from .context import FileContext, Finding
+
+
+class Severity(str, enum.Enum):
+    CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+
+    @property
+    def rank(self) -> int:
+        return {"critical": 0, "major": 1, "minor": 2}[self.value]
+
+
+class Category(str, enum.Enum):
+    PLUGIN = "plugin"
+    SCHEMA = "schema"
+    QUERIES = "queries"
+    TRANSACTIONS = "transactions"
+    MIGRATIONS = "migrations"
+    SECURITY = "security"
+    MAINTAINABILITY = "maintainability"
+
+    @property
+    def title(self) -> str:
+        return {
+            "plugin": "The plugin itself",
+            "schema": "Schema and indexing",
+            "queries": "Query performance",
+            "transactions": "Transactions and data integrity",
+            "migrations": "Migration safety",
+            "security": "Security and sensitive data",
+            "maintainability": "Maintainability and documentation",
+        }[self.value]
+
+
+CheckFunction = Callable[["FileContext"], Iterable["Finding"]]
+
+DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "References")
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: Severity
+    category: Category
+    message: str
+    check: CheckFunction | None
+    docs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        """The first sentence of "What it does"."""
+        text = " ".join(self.docs.get("What it does", "").split())
+        return text.split(". ")[0].rstrip(".") + "." if text else self.name
+
+    def code_block(self, section: str) -> str:
+        """The python source of a fenced block in ``section`` ("" if none)."""
+        match = re.search(r"```python\n(.*?)```", self.docs.get(section, ""), re.S)
+        return match.group(1) if match else ""
+
+    @property
+    def bad_example(self) -> str:
+        return self.code_block("Example")
+
+    @property
+    def good_example(self) -> str:
+        return self.code_block("Use instead")
+
+    def format(self, **values: object) -> str:
+        return self.message.format(**values)
+
+
+RULES: dict[str, Rule] = {}
+
+
+def parse_docs(docstring: str | None) -> dict[str, str]:
+    """Split a ``## Section`` structured docstring into its sections."""
+    text = inspect.cleandoc(docstring or "")
+    sections: dict[str, str] = {}
+    current = None
+    buffer: list[str] = []
+    for line in text.splitlines():
+        heading = re.match(r"^## (.+?)\s*$", line)
+        if heading:
+            if current:
+                sections[current] = "\n".join(buffer).strip()
+            current, buffer = heading.group(1), []
+        elif current:
+            buffer.append(line)
+    if current:
+        sections[current] = "\n".join(buffer).strip()
+    return sections
+
+
+def rule(
+    code: str,
+    name: str,
+    severity: Severity,
+    category: Category,
+    message: str,
+) -> Callable[[CheckFunction], CheckFunction]:
+    """Register the decorated check function as the implementation of ``code``."""
+
+    def decorate(check: CheckFunction) -> CheckFunction:
+        if code in RULES:
+            raise ValueError(f"{code} is declared twice")
+        RULES[code] = Rule(code, name, severity, category, message, check, parse_docs(check.__doc__))
+        check.rule = RULES[code]  # type: ignore[attr-defined]
+        return check
+
+    return decorate
+
+
+def declare(code: str, name: str, severity: Severity, category: Category, message: str, docs: str) -> Rule:
+    """Register a rule that has no per-file check of its own (ORM000)."""
+    if code in RULES:
+        raise ValueError(f"{code} is declared twice")
+    RULES[code] = Rule(code, name, severity, category, message, None, parse_docs(docs))
+    return RULES[code]
+
+
+def all_rules() -> list[Rule]:
+    from . import rules  # noqa: F401  (importing registers every rule module)
+
+    return [RULES[code] for code in sorted(RULES)]
+
+
+def get_rule(code: str) -> Rule:
+    all_rules()
+    return RULES[code]

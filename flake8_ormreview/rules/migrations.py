@@ -1,0 +1,1 @@
+"""ORM4xx and ORM603: Django migrations and Alembic revisions."""

@@ -1,0 +1,339 @@
+"""ORM1xx: schema and indexing rules on model definitions."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..context import FileContext, Finding
+from ..registry import Category, Severity, rule
+from ..semantic.facts import FieldFact, IndexFact, ModelFact
+
+
+def schema_models(ctx: FileContext) -> Iterator[ModelFact]:
+    """Models whose schema this project owns, outside migration files."""
+    if ctx.is_migration:
+        return
+    for model in ctx.models:
+        if model.schema_owned:
+            yield model
+
+
+def fk_target_label(fact: FieldFact) -> str:
+    return fact.foreign_key or fact.target or "?"
+
+
+@rule(
+    "ORM101",
+    "unindexed-foreign-key",
+    Severity.CRITICAL,
+    Category.SCHEMA,
+    "foreign key '{model}.{field}' -> {target} has no index: joins and cascading deletes scan the table; {fix}",
+)
+def unindexed_foreign_key(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a foreign-key column that no index leads: a SQLAlchemy `Column`,
+    `mapped_column` or Core `Table` column with a `ForeignKey`, a SQLModel
+    `Field(foreign_key=...)`, or a Django `ForeignKey(db_index=False)`, when
+    neither the column itself (`index=True`, `unique=True`, leading primary
+    key) nor any index or unique constraint in `__table_args__`, the `Table`
+    arguments, a module-level `Index(...)` or `Meta.indexes` /
+    `Meta.constraints` / `unique_together` has it as its first column.
+
+    Django indexes foreign keys by default and `OneToOneField` is unique:
+    those are never flagged. A column that is only the second column of a
+    composite primary key is not indexed for its own lookups (the classic
+    association-table gap), so it is flagged.
+
+    ## Why is this bad?
+    PostgreSQL and SQLite do not index the referencing side of a foreign key.
+    Every join from the parent, every `parent.children` load and every
+    `ON DELETE` check on the parent scans the whole child table: fine with a
+    hundred rows, an outage with ten million.
+
+    ## Example
+    ```python
+    from sqlalchemy import ForeignKey
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+    class Base(DeclarativeBase):
+        pass
+
+
+    class Address(Base):
+        __tablename__ = "addresses"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    ```
+
+    ## Use instead
+    ```python
+    from sqlalchemy import ForeignKey
+    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+    class Base(DeclarativeBase):
+        pass
+
+
+    class Address(Base):
+        __tablename__ = "addresses"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    ```
+
+    ## References
+    - [PostgreSQL: foreign keys are not indexed automatically](https://www.postgresql.org/docs/current/ddl-constraints.html#DDL-CONSTRAINTS-FK)
+    - [SQLAlchemy: Column.index](https://docs.sqlalchemy.org/en/20/core/metadata.html#sqlalchemy.schema.Column.params.index)
+    - [Django: ForeignKey.db_index](https://docs.djangoproject.com/en/stable/ref/models/fields/#django.db.models.ForeignKey)
+    """
+    for model in schema_models(ctx):
+        leads = model.leading_columns()
+        for fact in ctx.own_fields(model):
+            if model.framework == "django":
+                if fact.relation != "fk" or fact.db_index is not False or fact.name in leads:
+                    continue
+                fix = f'drop db_index=False or add models.Index(fields=["{fact.name}"]) to Meta.indexes'
+            else:
+                if not fact.foreign_key or fact.name in leads or fact.column in leads:
+                    continue
+                fix = "add index=True" if fact.type != "sqlmodel:Field" else "add index=True to Field(..)"
+            yield ctx.finding("ORM101", fact.line, fact.col, model=model.name, field=fact.name, target=fk_target_label(fact), fix=fix)
+
+
+def _ordering_fields(names: list[str]) -> Iterator[str]:
+    for name in names:
+        bare = name.lstrip("-+")
+        if not bare or bare == "?" or "__" in bare or bare.startswith("<") or "(" in bare:
+            continue
+        yield bare
+
+
+@rule(
+    "ORM102",
+    "unindexed-default-ordering",
+    Severity.MAJOR,
+    Category.SCHEMA,
+    "default ordering of {model} uses '{field}', which has no index: every unsliced query sorts the table; {fix}",
+)
+def unindexed_default_ordering(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a default sort order on a column without an index: Django
+    `Meta.ordering` and `Meta.get_latest_by`, SQLAlchemy
+    `relationship(order_by=...)` (checked on the related model) and
+    `__mapper_args__["order_by"]`. Random ordering (`"?"`), related lookups
+    (`"author__name"`) and expressions are skipped: an index on this model
+    could not serve them anyway.
+
+    ## Why is this bad?
+    A default ordering applies to every query of the model, including the
+    admin's change list and every paginated API. Without an index the
+    database reads and sorts the whole table before returning the first page.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Article(models.Model):
+        title = models.CharField(max_length=200)
+        published_at = models.DateTimeField()
+
+        class Meta:
+            ordering = ["-published_at"]
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+
+
+    class Article(models.Model):
+        title = models.CharField(max_length=200)
+        published_at = models.DateTimeField(db_index=True)
+
+        class Meta:
+            ordering = ["-published_at"]
+    ```
+
+    ## References
+    - [Django: Meta.ordering](https://docs.djangoproject.com/en/stable/ref/models/options/#ordering)
+    - [PostgreSQL: indexes and ORDER BY](https://www.postgresql.org/docs/current/indexes-ordering.html)
+    """
+    for model in schema_models(ctx):
+        options = (
+            (model.ordering, model.ordering_line, "Meta.ordering"),
+            (model.get_latest_by, model.get_latest_by_line, "Meta.get_latest_by"),
+            (model.mapper_order_by, model.mapper_order_by_line, "__mapper_args__ order_by"),
+        )
+        for names, line, _where in options:
+            if not line:
+                continue
+            for name in _ordering_fields(names):
+                if model.field_for(name) is None and name not in ("pk", "id"):
+                    continue  # unknown field (dynamic or inherited from elsewhere): silent
+                if not model.is_indexed(name):
+                    yield ctx.finding("ORM102", line, 0, model=model.name, field=name, fix=_index_fix(model, name))
+        for fact in ctx.own_fields(model):
+            if fact.relation != "relationship" or not fact.order_by:
+                continue
+            target = ctx.index.related_model(model, fact)
+            if target is None or not target.schema_owned:
+                continue
+            for name in _ordering_fields(fact.order_by):
+                if target.field_for(name) is not None and not target.is_indexed(name):
+                    yield ctx.finding("ORM102", fact.line, fact.col, model=target.name, field=name, fix=_index_fix(target, name))
+
+
+def _index_fix(model: ModelFact, name: str) -> str:
+    if model.framework == "django":
+        return f'add db_index=True to {name} or models.Index(fields=["{name}"])'
+    return f"add index=True to {model.name}.{name}"
+
+
+@rule(
+    "ORM104",
+    "legacy-index-declaration",
+    Severity.MINOR,
+    Category.SCHEMA,
+    "{model}.Meta.{option} is {state}; use {fix}",
+)
+def legacy_index_declaration(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags Django's `Meta.index_together` and `Meta.unique_together`.
+
+    ## Why is this bad?
+    `index_together` was deprecated in Django 4.2 and removed in 5.1: a model
+    that still uses it breaks the upgrade. `unique_together` "may be
+    deprecated in the future" according to Django's docs and cannot express
+    conditions, expressions or a name; `UniqueConstraint` can, and reads the
+    same in every migration.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Membership(models.Model):
+        team = models.ForeignKey("Team", on_delete=models.CASCADE)
+        user = models.ForeignKey("User", on_delete=models.CASCADE)
+
+        class Meta:
+            unique_together = [("team", "user")]
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+
+
+    class Membership(models.Model):
+        team = models.ForeignKey("Team", on_delete=models.CASCADE)
+        user = models.ForeignKey("User", on_delete=models.CASCADE)
+
+        class Meta:
+            constraints = [
+                models.UniqueConstraint(fields=["team", "user"], name="unique_team_user"),
+            ]
+    ```
+
+    ## References
+    - [Django: Meta.unique_together](https://docs.djangoproject.com/en/stable/ref/models/options/#unique-together)
+    - [Django 5.1 release notes: index_together removed](https://docs.djangoproject.com/en/stable/releases/5.1/)
+    """
+    if ctx.is_migration:
+        return
+    for model in ctx.models:
+        if model.framework != "django":
+            continue
+        if model.index_together_line:
+            yield ctx.finding("ORM104", model.index_together_line, 0, model=model.name, option="index_together",
+                              state="removed in Django 5.1", fix='Meta.indexes = [models.Index(fields=[...], name="...")]')
+        if model.unique_together_line:
+            yield ctx.finding("ORM104", model.unique_together_line, 0, model=model.name, option="unique_together",
+                              state="a legacy declaration", fix='Meta.constraints = [models.UniqueConstraint(fields=[...], name="...")]')
+
+
+def _plain(index: IndexFact) -> bool:
+    return not (index.partial or index.include or index.expressions or index.opclasses)
+
+
+@rule(
+    "ORM105",
+    "redundant-index",
+    Severity.MINOR,
+    Category.SCHEMA,
+    "redundant index on {model}.{columns}: {reason}; remove it",
+)
+def redundant_index(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags an index that another one already provides: `db_index=True` on a
+    field that is `primary_key=True` or `unique=True` (Django), `index=True`
+    on a SQLAlchemy primary-key column, a `Meta.indexes` entry on a single
+    column that is already unique, primary key or `db_index`, and a plain
+    index whose columns are a prefix of another plain index on the same
+    model. Indexes that differ by `condition` / `postgresql_where`,
+    `include`, operator classes or expressions are not duplicates.
+
+    ## Why is this bad?
+    Every index is written on every insert and update, takes disk and cache,
+    and slows `VACUUM`. A duplicate buys none of that back: the planner uses
+    the other index.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Customer(models.Model):
+        email = models.EmailField(unique=True, db_index=True)
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+
+
+    class Customer(models.Model):
+        email = models.EmailField(unique=True)
+    ```
+
+    ## References
+    - [Django: Field.unique implies an index](https://docs.djangoproject.com/en/stable/ref/models/fields/#unique)
+    - [PostgreSQL: multicolumn indexes](https://www.postgresql.org/docs/current/indexes-multicolumn.html)
+    """
+    for model in schema_models(ctx):
+        own = {f.name for f in ctx.own_fields(model)}
+        for fact in model.fields.values():
+            if fact.name not in own or not fact.db_index:
+                continue
+            if fact.primary_key:
+                yield ctx.finding("ORM105", fact.line, fact.col, model=model.name, columns=fact.name, reason="a primary key is already indexed")
+            elif fact.unique and model.framework == "django":
+                yield ctx.finding("ORM105", fact.line, fact.col, model=model.name, columns=fact.name, reason="unique=True already creates an index")
+        declared = [i for i in model.indexes if i.source in ("meta", "table_args", "module") and i.kind == "index" and _plain(i) and i.columns]
+        for index in declared:
+            names = [model.normalise_column(c) for c in index.columns]
+            if len(names) == 1:
+                fact = model.field_for(names[0])
+                if fact and (fact.primary_key or fact.unique or fact.db_index or (fact.relation == "fk" and fact.db_index is not False and model.framework == "django")):
+                    reason = "the column is already the primary key" if fact.primary_key else (
+                        "the column is already unique" if fact.unique else "the column already has its own index")
+                    yield ctx.finding("ORM105", index.line, 0, model=model.name, columns=names[0], reason=reason)
+                    continue
+            for other in model.indexes:
+                if other is index or not _plain(other) or other.kind == "index_together":
+                    continue
+                longer = [model.normalise_column(c) for c in other.columns]
+                if longer == names and other.kind == "index" and other.line < index.line:
+                    yield ctx.finding("ORM105", index.line, 0, model=model.name, columns="(" + ", ".join(names) + ")",
+                                      reason=f"the same index is declared on line {other.line}")
+                    break
+                if len(longer) > len(names) and longer[: len(names)] == names:
+                    yield ctx.finding("ORM105", index.line, 0, model=model.name, columns="(" + ", ".join(names) + ")",
+                                      reason=f"it is a prefix of the index on ({', '.join(longer)})")
+                    break
