@@ -1,0 +1,1 @@
+"""The dated markdown review: ``flake8 --format=orm-review`` and ``orm-review``."""
