@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+import tempfile
+from argparse import Namespace
 
 from .registry import DOC_SECTIONS, Rule, all_rules
 
@@ -42,6 +45,64 @@ def expected_files() -> dict[str, str]:
     return files
 
 
+README = "README.md"
+README_START, README_END = "<!-- rules:start -->", "<!-- rules:end -->"
+
+
+def snippet_options(rule: Rule, section: str):
+    """Options a doc example asks for with a ``(with `orm-name = value`)`` line."""
+    from .options import Options
+
+    values = dict(re.findall(r"\(with `orm-([\w-]+) = ([^`]+)`\)", rule.docs.get(section, "")))
+    return Options.from_namespace(Namespace(**{f"orm_{k.replace('-', '_')}": v for k, v in values.items()}))
+
+
+def snippet_path(source: str) -> str:
+    """Where a doc example lives in its throw-away project, judged by its content."""
+    if re.search(r"^class Migration\(", source, re.M):
+        return os.path.join("app", "migrations", "0002_change.py")
+    if re.search(r"^def upgrade\(", source, re.M) and "revision" in source:
+        return os.path.join("alembic", "versions", "0002_change.py")
+    return os.path.join("app", "models.py")
+
+
+def run_snippet(rule: Rule, section: str):
+    """Findings of ``rule``'s code when its ``section`` example is analysed alone."""
+    from .analysis import analyze
+    from .index import ProjectIndex
+
+    source = rule.code_block(section)
+    with tempfile.TemporaryDirectory() as root:
+        path = os.path.join(root, snippet_path(source))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(source)
+        index = ProjectIndex([root], cache_dir=None)
+        findings = analyze(source, path, index=index, options=snippet_options(rule, section))
+    return [f for f in findings if f.code == rule.code]
+
+
+def render_readme_rules() -> str:
+    """The README's rule list: each code with the line of its example that it flags."""
+    out = []
+    for rule in all_rules():
+        if rule.check is None:
+            continue
+        lines = rule.bad_example.splitlines()
+        flagged = sorted({f.line for f in run_snippet(rule, "Example")})
+        shown = lines[flagged[0] - 1].strip() if flagged and flagged[0] <= len(lines) else ""
+        if shown.startswith(("class ", "def ")) or not shown:
+            shown = shown or rule.name
+        out.append(f"- [**{rule.code}**](docs/rules/{rule.code}.md) `{rule.name}` ({rule.severity.value}): "
+                   f"{rule.summary}  \n  `{shown}`")
+    return "\n".join(out)
+
+
+def readme_with_rules(text: str) -> str:
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    return text[:start] + "\n" + render_readme_rules() + "\n" + text[end:]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail when docs/rules is stale instead of writing")
@@ -57,6 +118,14 @@ def main(argv: list[str] | None = None) -> int:
                 os.makedirs(args.out, exist_ok=True)
                 with open(path, "w", encoding="utf-8") as handle:
                     handle.write(text)
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(args.out))), README)
+    if os.path.exists(readme):
+        current = open(readme, encoding="utf-8").read()
+        if README_START in current and readme_with_rules(current) != current:
+            stale.append(readme)
+            if not args.check:
+                with open(readme, "w", encoding="utf-8") as handle:
+                    handle.write(readme_with_rules(current))
     if args.check and stale:
         print("stale rule docs (run `python -m flake8_ormreview.docs`): " + ", ".join(stale), file=sys.stderr)
         return 1

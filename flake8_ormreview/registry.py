@@ -69,9 +69,12 @@ class Rule:
 
     @property
     def summary(self) -> str:
-        """The first sentence of "What it does"."""
+        """The first clause of "What it does" (up to its first colon or full stop)."""
         text = " ".join(self.docs.get("What it does", "").split())
-        return text.split(". ")[0].rstrip(".") + "." if text else self.name
+        if not text:
+            return self.name
+        sentence = re.split(r"(?<!\.)\.(?!\.)\s", text, maxsplit=1)[0]
+        return sentence.split(": ", 1)[0].rstrip(".") + "."
 
     def code_block(self, section: str) -> str:
         """The python source of a fenced block in ``section`` ("" if none)."""
