@@ -9,8 +9,8 @@ from .context import FileContext, Finding
 from .index import ProjectIndex, get_index
 from .options import Options
 from .registry import all_rules, get_rule
-from .semantic.extract import extract_module
-from .semantic.names import ImportMap, module_name_for
+from .semantic.extract import ModuleExtractor
+from .semantic.names import module_name_for
 
 
 def analyze(
@@ -39,14 +39,15 @@ def analyze(
             index = get_index(options.source_roots)
         root = index.root_for(path)
         module = module_name_for(path, root)
-        facts = extract_module(tree, os.path.normpath(path), root, module)
+        extractor = ModuleExtractor(tree, os.path.normpath(path), root, module)
+        facts = extractor.run()
         index.override(facts)
         ctx = FileContext(
             path=os.path.normpath(path),
             source=source,
             tree=tree,
             facts=facts,
-            imports=ImportMap.from_tree(tree, module, os.path.basename(path).startswith("__init__.")),
+            imports=extractor.imports,
             index=index,
             options=options,
         )

@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 from . import __version__
 from .analysis import analyze
-from .index import mark_all_stale
+from .index import get_index, mark_all_stale
 from .options import FLAKE8_OPTIONS, Options
 
 
@@ -30,6 +30,12 @@ class OrmReviewChecker:
     def parse_options(cls, options: Any) -> None:
         cls.options = Options.from_namespace(options)
         mark_all_stale()  # a new run (or a new editor request): re-stat the project
+        try:
+            # Build the index here, in the main process: forked --jobs workers inherit it
+            # instead of each re-reading the cache (spawned workers rebuild lazily).
+            get_index(cls.options.source_roots).ensure_fresh()
+        except Exception:  # noqa: BLE001 - analysis reports ORM000 per file if it really fails
+            pass
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
         # With stdin, ``filename`` is the display name: the text comes from ``lines``.
