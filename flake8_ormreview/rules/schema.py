@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 from typing import Iterator
 
 from ..context import FileContext, Finding
 from ..registry import Category, Severity, rule
+from ..semantic.extract import literal
 from ..semantic.facts import FieldFact, IndexFact, ModelFact
 
 
@@ -39,6 +41,15 @@ def unindexed_foreign_key(ctx: FileContext) -> Iterator[Finding]:
     key) nor any index or unique constraint in `__table_args__`, the `Table`
     arguments, a module-level `Index(...)` or `Meta.indexes` /
     `Meta.constraints` / `unique_together` has it as its first column.
+
+    In an Alembic revision, `upgrade()` is checked: a foreign key added by
+    `op.create_foreign_key` / `batch_op.create_foreign_key`, a `ForeignKey`
+    column of `op.add_column` or `op.create_table` (or a
+    `ForeignKeyConstraint` there) is flagged unless the column has
+    `index=True`/`unique=True` or an `op.create_index` /
+    `op.create_unique_constraint` / primary key in the same revision leads
+    with it. The finding is on the operation (on the column or constraint
+    inside `op.create_table`).
 
     Django indexes foreign keys by default and `OneToOneField` is unique:
     those are never flagged. A column that is only the second column of a
@@ -100,6 +111,148 @@ def unindexed_foreign_key(ctx: FileContext) -> Iterator[Finding]:
                     continue
                 fix = "add index=True" if fact.type != "sqlmodel:Field" else "add index=True to Field(..)"
             yield ctx.finding("ORM101", fact.line, fact.col, model=model.name, field=fact.name, target=fk_target_label(fact), fix=fix)
+    yield from alembic_unindexed_foreign_keys(ctx)
+
+
+def _call_args(call: ast.Call, names: tuple[str, ...]) -> dict[str, ast.expr]:
+    """Positional and keyword arguments of ``call`` by parameter name."""
+    bound = {name: arg for name, arg in zip(names, call.args) if not isinstance(arg, ast.Starred)}
+    bound.update({kw.arg: kw.value for kw in call.keywords if kw.arg in names})
+    return bound
+
+
+def _first_column(node: ast.AST | None) -> str:
+    """The first column name of a literal column list (``["a", "b"]`` -> ``"a"``)."""
+    if isinstance(node, (ast.List, ast.Tuple)) and node.elts:
+        node = node.elts[0]
+    value = literal(node)
+    return value if isinstance(value, str) else ""
+
+
+def _upgrade_function(tree: ast.Module) -> ast.FunctionDef | None:
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "upgrade":
+            return node
+    return None
+
+
+# Alembic operation -> parameter names (``op.*`` form; ``batch_op.*`` drops the table).
+ALEMBIC_SIGNATURES = {
+    "create_index": ("index_name", "table_name", "columns"),
+    "create_unique_constraint": ("constraint_name", "table_name", "columns"),
+    "create_primary_key": ("constraint_name", "table_name", "columns"),
+    "create_foreign_key": ("constraint_name", "source_table", "referent_table", "local_cols", "remote_cols"),
+    "add_column": ("table_name", "column"),
+    "create_table": ("table_name",),
+}
+
+
+def _alembic_operations(ctx: FileContext, function: ast.FunctionDef) -> Iterator[tuple[str, ast.Call, dict[str, ast.expr]]]:
+    """``(operation, call, arguments)`` for ``op.*`` and ``batch_op.*`` calls; batch calls get their table."""
+    batches: dict[str, ast.expr] = {}
+    for node in ast.walk(function):
+        if isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                call = item.context_expr
+                if (isinstance(call, ast.Call) and isinstance(item.optional_vars, ast.Name)
+                        and ctx.canonical(call.func) == "alembic:batch_alter_table"):
+                    table = _call_args(call, ("table_name",)).get("table_name")
+                    if table is not None:
+                        batches[item.optional_vars.id] = table
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        operation = node.func.attr
+        signature = ALEMBIC_SIGNATURES.get(operation)
+        if signature is None:
+            continue
+        receiver = node.func.value
+        if isinstance(receiver, ast.Name) and receiver.id in batches:
+            arguments = _call_args(node, tuple(n for n in signature if n not in ("table_name", "source_table")))
+            arguments["table_name" if "table_name" in signature else "source_table"] = batches[receiver.id]
+            yield operation, node, arguments
+        elif ctx.canonical(node.func) == f"alembic:{operation}":
+            yield operation, node, _call_args(node, signature)
+
+
+def _column_foreign_key(ctx: FileContext, column: ast.AST) -> tuple[str, str, bool] | None:
+    """``(name, target, indexed)`` of a ``sa.Column(name, .., ForeignKey(..))``; ``None`` otherwise."""
+    if not isinstance(column, ast.Call) or ctx.canonical(column.func) not in ("sqlalchemy:Column", "sqlalchemy:column"):
+        return None
+    name = literal(column.args[0]) if column.args else None
+    target = None
+    for arg in column.args:
+        if isinstance(arg, ast.Call) and ctx.canonical(arg.func) == "sqlalchemy:ForeignKey" and arg.args:
+            value = literal(arg.args[0])
+            target = value if isinstance(value, str) else "?"
+    if not isinstance(name, str) or target is None:
+        return None
+    flags = {kw.arg: kw.value for kw in column.keywords if kw.arg}
+    indexed = any(literal(flags.get(flag)) is True for flag in ("index", "unique"))
+    return name, target, indexed
+
+
+def alembic_unindexed_foreign_keys(ctx: FileContext) -> Iterator[Finding]:
+    """ORM101 for an Alembic revision: a foreign key no index in the same ``upgrade()`` leads."""
+    if ctx.kind != "alembic":
+        return
+    upgrade = _upgrade_function(ctx.tree)
+    if upgrade is None:
+        return
+    leads: set[tuple[str, str]] = set()
+    candidates: list[tuple[ast.AST, str, str, str]] = []  # (report node, table, column, target)
+    for operation, call, args in _alembic_operations(ctx, upgrade):
+        table = literal(args.get("table_name", args.get("source_table")))
+        if not isinstance(table, str):
+            continue
+        if operation in ("create_index", "create_unique_constraint", "create_primary_key"):
+            leads.add((table, _first_column(args.get("columns"))))
+        elif operation == "create_foreign_key":
+            column = _first_column(args.get("local_cols"))
+            referent = literal(args.get("referent_table"))
+            if column:
+                candidates.append((call, table, column, f"{referent}" if isinstance(referent, str) else "?"))
+        elif operation == "add_column":
+            found = _column_foreign_key(ctx, args.get("column"))
+            if found and not found[2]:
+                candidates.append((call, table, found[0], found[1]))
+        elif operation == "create_table":
+            candidates.extend(_created_table_foreign_keys(ctx, call, table, leads))
+    for node, table, column, target in candidates:
+        if (table, column) not in leads:
+            fix = f'add op.create_index("ix_{table}_{column}", "{table}", ["{column}"]) in this revision'
+            yield ctx.finding("ORM101", node, model=table, field=column, target=target, fix=fix)
+
+
+def _created_table_foreign_keys(ctx: FileContext, call: ast.Call, table: str, leads: set[tuple[str, str]]) -> Iterator[tuple[ast.AST, str, str, str]]:
+    """Foreign-key columns of ``op.create_table``; records the columns its keys and constraints lead."""
+    first_pk = True
+    for arg in call.args[1:]:
+        if not isinstance(arg, ast.Call):
+            continue
+        kind = ctx.canonical(arg.func)
+        if kind in ("sqlalchemy:PrimaryKeyConstraint", "sqlalchemy:UniqueConstraint", "sqlalchemy:Index"):
+            columns = [literal(a) for a in arg.args if isinstance(literal(a), str)]
+            if kind == "sqlalchemy:Index":
+                columns = columns[1:]  # the first string is the index name
+            if columns:
+                leads.add((table, columns[0]))
+        elif kind == "sqlalchemy:ForeignKeyConstraint" and arg.args:
+            column = _first_column(arg.args[0])
+            target = _first_column(arg.args[1]) if len(arg.args) > 1 else ""
+            if column:
+                yield arg, table, column, target or "?"
+        elif kind in ("sqlalchemy:Column", "sqlalchemy:column"):
+            name = literal(arg.args[0]) if arg.args else None
+            if any(kw.arg == "primary_key" and literal(kw.value) is True for kw in arg.keywords) and isinstance(name, str):
+                if first_pk:
+                    leads.add((table, name))
+                first_pk = False
+            found = _column_foreign_key(ctx, arg)
+            if found and found[2]:
+                leads.add((table, found[0]))
+            elif found:
+                yield arg, table, found[0], found[1]
 
 
 def _ordering_fields(names: list[str]) -> Iterator[str]:

@@ -18,6 +18,7 @@ from .names import ImportMap, canonical, dotted, iter_module_level, module_name_
 DJANGO_RELATIONS = {"ForeignKey": "fk", "OneToOneField": "o2o", "ManyToManyField": "m2m", "ParentalKey": "fk"}
 SQLA_COLUMN_CALLS = {"sqlalchemy:Column", "sqlalchemy:mapped_column", "sqlmodel:Field", "sqlalchemy:column"}
 SQLA_RELATION_CALLS = {"sqlalchemy:relationship", "sqlalchemy:relation", "sqlmodel:Relationship"}
+THIRD_PARTY_RELATIONS = {"modelcluster.fields.ParentalKey"}
 NOT_FIELDS = {"django:Manager", "django:QuerySet", "django:Index", "django:UniqueConstraint"}
 
 
@@ -250,8 +251,11 @@ class ModuleExtractor:
         if called.startswith("django:") or (short.endswith("Field") and called not in SQLA_COLUMN_CALLS) or short in DJANGO_RELATIONS:
             if called.startswith(("sqlalchemy:", "sqlmodel:")):
                 return None
-            fact.column_type = short
-            fact.relation = DJANGO_RELATIONS.get(short, "")
+            # Only Django's own names mean Django's types and relations: a home-made
+            # ``CharField``/``ForeignKey`` keeps its qualified name and relates nothing.
+            from_django = called.startswith("django:")
+            fact.column_type = short if from_django else qual
+            fact.relation = DJANGO_RELATIONS.get(short, "") if from_django or qual in THIRD_PARTY_RELATIONS else ""
             if short == "GenericForeignKey" or short == "GenericRelation":
                 fact.relation = "generic"
             if fact.relation:
