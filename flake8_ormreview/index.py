@@ -308,6 +308,7 @@ class ProjectIndex:
                 for parent in self.parents(cls):
                     for name, fact in parent.fields.items():
                         cls.fields.setdefault(name, fact)
+                    self._inherit_column_indexes(cls, parent)
                     if parent.has_str:
                         cls.has_str = True
                     if not cls.ordering and parent.ordering and parent.abstract:
@@ -316,6 +317,15 @@ class ProjectIndex:
                 for parent in self.parents(cls):
                     for name, fact in parent.fields.items():
                         cls.fields.setdefault(name, fact)
+                    self._inherit_column_indexes(cls, parent)
+
+    @staticmethod
+    def _inherit_column_indexes(cls: ModelFact, parent: ModelFact) -> None:
+        """Inherited columns bring their own ``db_index``/``unique``/``index=True`` indexes."""
+        for index in parent.indexes:
+            if index.source == "column" and len(index.columns) == 1 and cls.fields.get(index.columns[0]) is parent.fields.get(index.columns[0]):
+                if not any(i.source == "column" and i.columns == index.columns and i.kind == index.kind for i in cls.indexes):
+                    cls.indexes.append(index)
 
     def parents(self, cls: ModelFact, depth: int = 0) -> list[ModelFact]:
         """Project base classes of ``cls``, nearest first."""

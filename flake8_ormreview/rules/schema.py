@@ -256,7 +256,13 @@ def _created_table_foreign_keys(ctx: FileContext, call: ast.Call, table: str, le
 
 
 def _ordering_fields(names: list[str]) -> Iterator[str]:
-    for name in names:
+    """The leading sort column, when an index on this model could serve it.
+
+    Only the first entry decides whether the database can read rows in
+    order from an index; later entries are tie-breakers.  Random order,
+    related lookups and expressions cannot use an index of this model.
+    """
+    for name in names[:1]:
         bare = name.lstrip("-+")
         if not bare or bare == "?" or "__" in bare or bare.startswith("<") or "(" in bare:
             continue
@@ -278,7 +284,11 @@ def unindexed_default_ordering(ctx: FileContext) -> Iterator[Finding]:
     `relationship(order_by=...)` (checked on the related model) and
     `__mapper_args__["order_by"]`. Random ordering (`"?"`), related lookups
     (`"author__name"`) and expressions are skipped: an index on this model
-    could not serve them anyway.
+    could not serve them anyway. Only the first sort column is checked (it
+    decides whether rows can be read in order from an index; later columns
+    are tie-breakers), and for `relationship(order_by=...)` an index that
+    starts with the child's foreign key to the parent and continues with
+    the sort column serves it too.
 
     ## Why is this bad?
     A default ordering applies to every query of the model, including the
@@ -335,9 +345,17 @@ def unindexed_default_ordering(ctx: FileContext) -> Iterator[Finding]:
             target = ctx.index.related_model(model, fact)
             if target is None or not target.schema_owned:
                 continue
+            # The children are loaded by their foreign key to this model, so an
+            # index (fk, sort column) serves the order too.
+            parent_keys = {f.name for f in target.fields.values()
+                           if f.foreign_key and f.foreign_key.rsplit(".", 1)[0] == ctx.index.table_name(model)}
             for name in _ordering_fields(fact.order_by):
-                if target.field_for(name) is not None and not target.is_indexed(name):
-                    yield ctx.finding("ORM102", fact.line, fact.col, model=target.name, field=name, fix=_index_fix(target, name))
+                if target.field_for(name) is not None and not target.covers(name, parent_keys):
+                    fix = _index_fix(target, name)
+                    if len(parent_keys) == 1:
+                        key = next(iter(parent_keys))
+                        fix = f'add Index("ix_{ctx.index.table_name(target)}_{key}_{name}", "{key}", "{name}") to {target.name}.__table_args__'
+                    yield ctx.finding("ORM102", fact.line, fact.col, model=f"{model.name}.{fact.name} -> {target.name}", field=name, fix=fix)
 
 
 def _index_fix(model: ModelFact, name: str) -> str:

@@ -174,7 +174,9 @@ class ModuleExtractor:
         if name == "__mapper_args__" and isinstance(value, ast.Dict):
             for key, item in zip(value.keys, value.values):
                 if literal(key) == "order_by":
-                    model.mapper_order_by = self.order_by_columns(item)
+                    # Here a bare name is one of this class's own columns: ``{"order_by": created}``.
+                    items = item.elts if isinstance(item, (ast.List, ast.Tuple)) else [item]
+                    model.mapper_order_by = [n for i in items for n in ([i.id] if isinstance(i, ast.Name) else self.order_by_columns(i))]
                     model.mapper_order_by_line = item.lineno
             return
         if isinstance(value, ast.Call):
