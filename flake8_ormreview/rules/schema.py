@@ -415,17 +415,32 @@ def legacy_index_declaration(ctx: FileContext) -> Iterator[Finding]:
     - [Django: Meta.unique_together](https://docs.djangoproject.com/en/stable/ref/models/options/#unique-together)
     - [Django 5.1 release notes: index_together removed](https://docs.djangoproject.com/en/stable/releases/5.1/)
     """
-    if ctx.is_migration:
-        return
-    for model in ctx.models:
+    for model in schema_models(ctx):
         if model.framework != "django":
             continue
         if model.index_together_line:
             yield ctx.finding("ORM104", model.index_together_line, 0, model=model.name, option="index_together",
-                              state="removed in Django 5.1", fix='Meta.indexes = [models.Index(fields=[...], name="...")]')
+                              state="removed in Django 5.1", fix=_modern_declaration(model, "index_together"))
         if model.unique_together_line:
             yield ctx.finding("ORM104", model.unique_together_line, 0, model=model.name, option="unique_together",
-                              state="a legacy declaration", fix='Meta.constraints = [models.UniqueConstraint(fields=[...], name="...")]')
+                              state="a legacy declaration", fix=_modern_declaration(model, "unique_together"))
+
+
+def _modern_declaration(model: ModelFact, option: str) -> str:
+    """``Meta.indexes``/``Meta.constraints`` spelled out for this model's groups."""
+    groups = [i.columns for i in model.indexes if i.kind == option and i.columns] or [["..."]]
+    entries = []
+    # Constraint names must be unique per database: abstract bases interpolate the class.
+    label = "%(app_label)s_%(class)s" if model.abstract else model.name.lower()
+    for columns in groups:
+        fields = ", ".join(f'"{c}"' for c in columns)
+        suffix = "_".join(columns) if columns != ["..."] else "..."
+        if option == "index_together":
+            entries.append(f'models.Index(fields=[{fields}], name="{label}_{suffix}_idx")')
+        else:
+            entries.append(f'models.UniqueConstraint(fields=[{fields}], name="unique_{label}_{suffix}")')
+    target = "indexes" if option == "index_together" else "constraints"
+    return f"Meta.{target} = [{', '.join(entries)}]"
 
 
 def _plain(index: IndexFact) -> bool:
