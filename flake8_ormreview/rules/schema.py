@@ -443,6 +443,19 @@ def _modern_declaration(model: ModelFact, option: str) -> str:
     return f"Meta.{target} = [{', '.join(entries)}]"
 
 
+def _composite_led_by(model: ModelFact, name: str) -> list[str]:
+    """Columns of a plain multi-column index or constraint that starts with ``name`` ([] if none)."""
+    for index in model.indexes:
+        columns = [model.normalise_column(c) for c in index.columns]
+        if len(columns) > 1 and columns[0] == name and _plain(index) and index.kind != "index_together":
+            return columns
+    return []
+
+
+def _columns_label(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
+
+
 def _plain(index: IndexFact) -> bool:
     return not (index.partial or index.include or index.expressions or index.opclasses)
 
@@ -459,10 +472,13 @@ def redundant_index(ctx: FileContext) -> Iterator[Finding]:
     ## What it does
     Flags an index that another one already provides: `db_index=True` on a
     field that is `primary_key=True` or `unique=True` (Django), `index=True`
-    on a SQLAlchemy primary-key column, a `Meta.indexes` entry on a single
-    column that is already unique, primary key or `db_index`, and a plain
-    index whose columns are a prefix of another plain index on the same
-    model. Indexes that differ by `condition` / `postgresql_where`,
+    on a SQLAlchemy primary-key column (the first one of a composite key),
+    a `Meta.indexes` entry on a single column that is already unique,
+    primary key, `db_index` or a Django foreign key, a column-level
+    `db_index=True`/`index=True` on the first column of a multi-column
+    index, and a plain index whose columns are a prefix of another plain
+    index (or unique constraint) on the same model. Django's automatic
+    foreign-key index is not flagged. Indexes that differ by `condition` / `postgresql_where`,
     `include`, operator classes or expressions are not duplicates.
 
     ## Why is this bad?
@@ -494,21 +510,31 @@ def redundant_index(ctx: FileContext) -> Iterator[Finding]:
     """
     for model in schema_models(ctx):
         own = {f.name for f in ctx.own_fields(model)}
+        # Of a composite primary key only the first column leads an index.
+        first_pk = next((f.name for f in model.fields.values() if f.primary_key), None)
         for fact in model.fields.values():
             if fact.name not in own or not fact.db_index:
                 continue
-            if fact.primary_key:
+            if fact.primary_key and fact.name == first_pk:
                 yield ctx.finding("ORM105", fact.line, fact.col, model=model.name, columns=fact.name, reason="a primary key is already indexed")
             elif fact.unique and model.framework == "django":
                 yield ctx.finding("ORM105", fact.line, fact.col, model=model.name, columns=fact.name, reason="unique=True already creates an index")
+            elif not fact.unique and not fact.primary_key:
+                longer = _composite_led_by(model, fact.name)
+                if longer:
+                    flag = "db_index=True" if model.framework == "django" else "index=True"
+                    yield ctx.finding("ORM105", fact.line, fact.col, model=model.name, columns=fact.name,
+                                      reason=f"{flag} duplicates the leading column of the index on ({', '.join(longer)})")
         declared = [i for i in model.indexes if i.source in ("meta", "table_args", "module") and i.kind == "index" and _plain(i) and i.columns]
         for index in declared:
             names = [model.normalise_column(c) for c in index.columns]
             if len(names) == 1:
                 fact = model.field_for(names[0])
-                if fact and (fact.primary_key or fact.unique or fact.db_index or (fact.relation == "fk" and fact.db_index is not False and model.framework == "django")):
-                    reason = "the column is already the primary key" if fact.primary_key else (
-                        "the column is already unique" if fact.unique else "the column already has its own index")
+                leads_pk = fact is not None and fact.primary_key and fact.name == first_pk
+                if fact and (leads_pk or fact.unique or fact.db_index or (fact.relation == "fk" and fact.db_index is not False and model.framework == "django")):
+                    reason = "the column is already the primary key" if leads_pk else (
+                        "the column is already unique" if fact.unique else
+                        "the column already has its own index" if fact.db_index else "Django indexes foreign keys automatically")
                     yield ctx.finding("ORM105", index.line, 0, model=model.name, columns=names[0], reason=reason)
                     continue
             for other in model.indexes:
@@ -516,10 +542,10 @@ def redundant_index(ctx: FileContext) -> Iterator[Finding]:
                     continue
                 longer = [model.normalise_column(c) for c in other.columns]
                 if longer == names and other.kind == "index" and other.line < index.line:
-                    yield ctx.finding("ORM105", index.line, 0, model=model.name, columns="(" + ", ".join(names) + ")",
+                    yield ctx.finding("ORM105", index.line, 0, model=model.name, columns=_columns_label(names),
                                       reason=f"the same index is declared on line {other.line}")
                     break
                 if len(longer) > len(names) and longer[: len(names)] == names:
-                    yield ctx.finding("ORM105", index.line, 0, model=model.name, columns="(" + ", ".join(names) + ")",
+                    yield ctx.finding("ORM105", index.line, 0, model=model.name, columns=_columns_label(names),
                                       reason=f"it is a prefix of the index on ({', '.join(longer)})")
                     break
