@@ -35,7 +35,7 @@ def name_words(name: str) -> list[str]:
     "nullable-string-field",
     Severity.MINOR,
     Category.TRANSACTIONS,
-    "{model}.{field} is a {type} with null=True: it now has two empty values (NULL and ''); use blank=True with default=''",
+    "{model}.{field} ({type}) has null=True, so it has two empty values (NULL and ''); {fix}",
 )
 def nullable_string_field(ctx: FileContext) -> Iterator[Finding]:
     """
@@ -76,7 +76,11 @@ def nullable_string_field(ctx: FileContext) -> Iterator[Finding]:
             continue
         for fact in ctx.own_fields(model):
             if fact.column_type in STRING_FIELDS and fact.null is True and not (fact.unique and fact.blank):
-                yield ctx.finding("ORM303", fact.line, fact.col, model=model.name, field=fact.name, type=fact.column_type)
+                if fact.unique:
+                    fix = "add blank=True so every blank value is stored as NULL and does not break uniqueness"
+                else:
+                    fix = "drop null=True and use default=\"\" (with blank=True if it is optional)"
+                yield ctx.finding("ORM303", fact.line, fact.col, model=model.name, field=fact.name, type=fact.column_type, fix=fix)
 
 
 @rule(
