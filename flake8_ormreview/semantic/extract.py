@@ -14,6 +14,7 @@ from typing import Any
 
 from .facts import FieldFact, IndexFact, ModelFact, ModuleFacts
 from .names import ImportMap, canonical, dotted, iter_module_level, module_name_for
+from .migrations import summarize_migration
 
 DJANGO_RELATIONS = {"ForeignKey": "fk", "OneToOneField": "o2o", "ManyToManyField": "m2m", "ParentalKey": "fk"}
 SQLA_COLUMN_CALLS = {"sqlalchemy:Column", "sqlalchemy:mapped_column", "sqlmodel:Field", "sqlalchemy:column"}
@@ -125,6 +126,7 @@ class ModuleExtractor:
             for model in facts.classes:
                 if owner in (model.name, model.table):
                     model.indexes.append(index)
+        facts.migration = summarize_migration(self.tree, self.imports, self.path, facts.kind) if facts.kind in ("django_migration", "alembic") else None
         return facts
 
     # -- Django and declarative classes --------------------------------------------------
