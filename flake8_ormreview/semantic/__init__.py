@@ -1,0 +1,1 @@
+"""The semantic layer: imports, per-module facts and their extraction from the AST."""
