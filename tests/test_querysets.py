@@ -1,0 +1,223 @@
+"""The shared query-expression layer: which model, which eager loading, which loop rows."""
+
+from __future__ import annotations
+
+import ast
+import os
+import textwrap
+
+import pytest
+
+from flake8_ormreview.context import FileContext
+from flake8_ormreview.index import ProjectIndex
+from flake8_ormreview.semantic import querysets as q
+from flake8_ormreview.semantic.extract import extract_module
+from flake8_ormreview.semantic.names import ImportMap, module_name_for
+
+DJANGO_MODELS = """
+from django.db import models
+
+class Publisher(models.Model):
+    name = models.CharField(max_length=10)
+
+class Author(models.Model):
+    name = models.CharField(max_length=10)
+    publisher = models.ForeignKey(Publisher, on_delete=models.CASCADE)
+
+class Tag(models.Model):
+    slug = models.SlugField()
+
+class Book(models.Model):
+    title = models.CharField(max_length=10)
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="books")
+    tags = models.ManyToManyField(Tag)
+    published = PublishedManager()
+"""
+
+SQLA_MODELS = """
+from sqlalchemy import ForeignKey
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+class Base(DeclarativeBase):
+    pass
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    addresses: Mapped[list["Address"]] = relationship(back_populates="user")
+
+class Address(Base):
+    __tablename__ = "addresses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user: Mapped["User"] = relationship(back_populates="addresses")
+"""
+
+
+@pytest.fixture
+def context(tmp_path, monkeypatch):
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "models.py").write_text(DJANGO_MODELS)
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "models.py").write_text(SQLA_MODELS)
+    monkeypatch.chdir(tmp_path)
+
+    def build(source: str, path: str = "shop/views.py") -> FileContext:
+        source = textwrap.dedent(source)
+        index = ProjectIndex(["."], cache_dir=None)
+        tree = ast.parse(source)
+        module = module_name_for(path, ".")
+        facts = extract_module(tree, os.path.normpath(path), ".", module)
+        index.override(facts)
+        return FileContext(path, source, tree, facts, ImportMap.from_tree(tree, module), index)
+
+    return build
+
+
+def loop_at(ctx, line):
+    return next(loop for loop in q.loops(ctx) if loop.node.lineno == line)
+
+
+def test_method_chain_lists_calls_receiver_first():
+    node = ast.parse("Book.objects.filter(a=1).select_related('x')[:3].first()", mode="eval").body
+    assert [name for name, _ in q.method_chain(node)] == ["filter", "select_related", "first"]
+
+
+def test_django_chain_through_alias_and_relative_import(context):
+    ctx = context("""
+        from shop.models import Book as B
+        from .models import Author
+
+        def view():
+            for book in B.objects.filter(title="x").select_related("author__publisher"):
+                pass
+            for author in Author.objects.all():
+                pass
+    """)
+    books = loop_at(ctx, 6)
+    assert books.query.model.name == "Book"
+    assert books.query.covers(("author",)) and books.query.covers(("author", "publisher"))
+    assert books.targets["book"].model.name == "Book"
+    assert loop_at(ctx, 8).targets["author"].model.name == "Author"
+
+
+def test_eager_loading_on_only_one_branch_does_not_count(context):
+    ctx = context("""
+        from shop.models import Book
+
+        def view(flag):
+            qs = Book.objects.filter(title="x")
+            if flag:
+                qs = qs.select_related("author")
+            for book in qs:
+                pass
+            both = Book.objects.all()
+            if flag:
+                both = both.select_related("author").filter(title="y")
+            else:
+                both = both.select_related("author")
+            for book in both:
+                pass
+    """)
+    assert not loop_at(ctx, 8).query.covers(("author",))
+    assert loop_at(ctx, 15).query.covers(("author",))
+
+
+def test_module_function_returning_a_queryset(context):
+    ctx = context("""
+        from shop.models import Book
+
+        def live_books():
+            return Book.objects.filter(title="x").prefetch_related("tags")
+
+        def view():
+            return [tag.slug for book in live_books() for tag in book.tags.all()]
+    """)
+    loop = loop_at(ctx, 8)
+    assert loop.query.covers(("tags",))
+    assert loop.targets["tag"].path == ("tags",)
+    assert loop.targets["tag"].query.model.name == "Book"
+
+
+def test_prefetch_to_attr_and_related_managers(context):
+    ctx = context("""
+        from django.db.models import Prefetch
+        from shop.models import Author, Book
+
+        def view():
+            authors = Author.objects.prefetch_related(
+                Prefetch("books", queryset=Book.objects.select_related("author"), to_attr="listed")
+            )
+            for author in authors:
+                for book in author.listed:
+                    pass
+                for other in author.books.all():
+                    pass
+    """)
+    outer = loop_at(ctx, 9)
+    assert outer.query.covers(("listed", "author")) and not outer.query.covers(("books",))
+    assert loop_at(ctx, 10).targets["book"].path == ("listed",)
+    inner = loop_at(ctx, 12)
+    assert inner.query.origin == "related" and inner.query.relation.kind == "reverse_fk"
+
+
+def test_values_rows_and_bounded_slices_bind_no_instances(context):
+    ctx = context("""
+        from shop.models import Book
+
+        def view():
+            for row in Book.objects.values("title"):
+                pass
+            for book in Book.published.all()[:1]:
+                pass
+            book = Book.objects.get(pk=1)
+    """)
+    assert loop_at(ctx, 5).query.result == q.ROWS and not loop_at(ctx, 5).targets
+    assert loop_at(ctx, 7).bounded and not loop_at(ctx, 7).targets
+    get = ctx.tree.body[-1].body[-1].value
+    assert q.query_source(ctx, get).result == q.SINGLE
+
+
+def test_sqlalchemy_statements_built_in_steps(context):
+    ctx = context("""
+        from sqlalchemy import select
+        from sqlalchemy.orm import joinedload, selectinload
+        from app.models import Address, User
+
+        def view(session):
+            stmt = select(User)
+            stmt = stmt.options(selectinload(User.addresses).joinedload(Address.user))
+            for user in session.scalars(stmt):
+                pass
+            for user in session.execute(select(User)).scalars().unique():
+                pass
+            for row in session.execute(select(User)):
+                pass
+            for user in session.query(User).options(joinedload("addresses")).all():
+                pass
+            for user in User.query.filter_by(id=1):
+                pass
+    """, path="app/views.py")
+    first = loop_at(ctx, 9).query
+    assert first.covers(("addresses",)) and first.covers(("addresses", "user"))
+    assert first.describe() == "session.scalars(select(User).options(...))"
+    assert loop_at(ctx, 11).targets["user"].model.name == "User"
+    assert loop_at(ctx, 13).query.result == q.ROWS and not loop_at(ctx, 13).targets
+    assert loop_at(ctx, 15).query.covers(("addresses",))
+    assert loop_at(ctx, 17).query.origin == "model_query"
+
+
+def test_unknown_receivers_are_silent(context):
+    ctx = context("""
+        class Book:
+            objects = None
+
+        def view(qs, session):
+            for book in qs:
+                pass
+            for book in Book.objects.all():
+                pass
+            for thing in session.scalars(something):
+                pass
+    """)
+    assert all(loop.query is None for loop in q.loops(ctx))
