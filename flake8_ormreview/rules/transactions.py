@@ -132,7 +132,14 @@ def float_for_money(ctx: FileContext) -> Iterator[Finding]:
                 continue
             if not MONEY_TOKENS.intersection(name_words(fact.name)):
                 continue
-            fix = "DecimalField(max_digits=.., decimal_places=2)" if model.framework == "django" else "Numeric(12, 2) / Decimal"
+            if model.framework == "django":
+                fix = "models.DecimalField(max_digits=12, decimal_places=2)"
+            elif model.framework == "sqlmodel":
+                fix = "a Decimal annotation with Field(max_digits=12, decimal_places=2)"
+            elif fact.type == "annotation" or fact.column_type == "float":
+                fix = "Mapped[Decimal] with mapped_column(Numeric(12, 2))"
+            else:
+                fix = "Numeric(12, 2) (values come back as Decimal)"
             yield ctx.finding("ORM304", fact.line, fact.col, model=model.name, field=fact.name, type=fact.column_type,
                               example="0.1 + 0.2 != 0.3", fix=fix)
 
