@@ -149,7 +149,7 @@ def float_for_money(ctx: FileContext) -> Iterator[Finding]:
     "implicit-nullable-column",
     Severity.MINOR,
     Category.TRANSACTIONS,
-    "{model}.{field}: Column() without nullable= is NULL-able by default; state nullable=False (or nullable=True)",
+    "{model}.{field}: {call}(..) without nullable= is NULL-able by default; {fix}",
 )
 def implicit_nullable_column(ctx: FileContext) -> Iterator[Finding]:
     """
@@ -204,4 +204,8 @@ def implicit_nullable_column(ctx: FileContext) -> Iterator[Finding]:
                 continue
             if "nullable" in fact.kwargs or fact.primary_key or fact.nullable_from_annotation is not None:
                 continue
-            yield ctx.finding("ORM307", fact.line, fact.col, model=model.name, field=fact.name)
+            if fact.type == "sqlalchemy:mapped_column":
+                call, fix = "mapped_column", "annotate it Mapped[...] (Optional[...] when NULL is meant) or add nullable=False"
+            else:
+                call, fix = "Column", "add nullable=False (or nullable=True when NULL is meant)"
+            yield ctx.finding("ORM307", fact.line, fact.col, model=model.name, field=fact.name, call=call, fix=fix)
