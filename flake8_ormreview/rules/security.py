@@ -6,10 +6,13 @@ that ORM505 reuses; the query-site rules of this family follow it.
 
 from __future__ import annotations
 
+import ast
 from typing import Iterator
 
 from ..context import FileContext, Finding
 from ..registry import Category, Severity, rule
+from ..semantic import dataflow, querysets
+from ..semantic.dataflow import call_label, call_name, source_text
 from ..semantic.facts import FieldFact, ModelFact
 from .transactions import name_words
 
@@ -134,3 +137,458 @@ def plaintext_sensitive_field(ctx: FileContext) -> Iterator[Finding]:
                 fix = "use sqlalchemy_utils.StringEncryptedType (or store a hash)"
             yield ctx.finding("ORM501", fact.line, fact.col, model=model.name, field=fact.name, token=token,
                               type=fact.column_type or "text", fix=fix)
+
+
+# -- query-site rules: raw SQL, .extra(), mass assignment, exposed fields -------------------------
+
+
+BUILTIN_SAFE = {"int", "float", "bool", "len", "abs", "round", "str", "repr"}
+SQLA_STRING_CLAUSES = {"filter", "order_by", "group_by", "having"}
+EXTRA_SQL_ARGS = {"select": 0, "where": 1, "tables": 3, "order_by": 4}
+CURSOR_FACTORIES = {"cursor"}
+CONNECTION_FACTORIES = {"connect", "begin", "Session", "session", "sessionmaker", "scoped_session", "raw_connection"}
+
+
+def taint_analysis(ctx: FileContext) -> dataflow.TaintAnalysis:
+    found = ctx.cache.get("security.taint")
+    if found is None:
+        shadowed = set(ctx.imports.names)
+        found = dataflow.TaintAnalysis(ctx.tree, ctx.cache, is_builtin=lambda name: name in BUILTIN_SAFE and name not in shadowed)
+        ctx.cache["security.taint"] = found
+    return found
+
+
+def django_query(ctx: FileContext, node: ast.AST | None) -> "querysets.QueryInfo | None":
+    if node is None:
+        return None
+    info = querysets.query_source(ctx, node)
+    return info if info is not None and info.framework == "django" else None
+
+
+def bound_from(ctx: FileContext, node: ast.AST, factories: set[str]) -> bool:
+    """Is ``node`` (a name) assigned from, or ``with``-bound to, a call of one of ``factories``?"""
+    if isinstance(node, ast.Call):
+        return call_name(node) in factories
+    if not isinstance(node, ast.Name):
+        return False
+    table = dataflow.scope_table(ctx.tree, ctx.cache)
+    owner, is_param = dataflow.lookup(table.scope_at(node), node.id)
+    if owner is None or is_param:
+        return False
+    return any(b.kind in ("assign", "with") and isinstance(b.value, ast.Call) and call_name(b.value) in factories
+               for b in owner.bindings.get(node.id, []))
+
+
+def last_identifier(node: ast.AST) -> str:
+    if isinstance(node, ast.Attribute):
+        return node.attr.lower()
+    if isinstance(node, ast.Name):
+        return node.id.lower()
+    return ""
+
+
+def is_cursor(ctx: FileContext, node: ast.AST) -> bool:
+    name = last_identifier(node)
+    return bound_from(ctx, node, CURSOR_FACTORIES) or "cursor" in name or name in ("cur", "curs")
+
+
+def is_connection_or_session(ctx: FileContext, node: ast.AST) -> bool:
+    if querysets.is_session_like(ctx, node) or bound_from(ctx, node, CONNECTION_FACTORIES):
+        return True
+    name = last_identifier(node)
+    return ("engine" in name or "connection" in name or name == "conn") and querysets._file_uses_sqlalchemy(ctx)
+
+
+def raw_sql_sinks(ctx: FileContext) -> Iterator[tuple[ast.Call, str, list[ast.AST], str]]:
+    """(call, sink label, SQL-carrying arguments, fix) for every raw-SQL sink in the file."""
+    for node in ast.walk(ctx.tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = call_name(node)
+        args = list(node.args)
+        keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
+        kind = ctx.canonical(node.func) if isinstance(node.func, (ast.Name, ast.Attribute)) else None
+        first = args[:1] or [keywords[k] for k in ("sql", "raw_query", "statement", "text", "sqltext") if k in keywords][:1]
+        if kind in ("sqlalchemy:text", "sqlmodel:text"):
+            yield node, "text()", first, 'use :name bind parameters, text("... :value").bindparams(value=...)'
+        elif kind == "django:RawSQL":
+            yield node, "RawSQL()", first, "use %s placeholders and pass the values in RawSQL's params list"
+        elif kind == "alembic:execute":
+            yield node, "op.execute()", first, 'use sa.text("... :value").bindparams(value=...)'
+        elif not isinstance(node.func, ast.Attribute):
+            continue
+        elif name == "exec_driver_sql":
+            yield node, "exec_driver_sql()", first, "use driver placeholders and pass the values as the second argument"
+        elif name in ("execute", "executemany") and is_cursor(ctx, node.func.value):
+            yield node, f"cursor.{name}()", first, f"use %s placeholders and pass the values as {name}()'s second argument"
+        elif name == "execute" and is_connection_or_session(ctx, node.func.value):
+            yield node, call_label(node), first, 'use text("... :value") and pass the values as a dict: execute(stmt, {"value": ...})'
+        elif name == "raw" and django_query(ctx, node.func.value):
+            yield node, call_label(node), first, "use %s placeholders and pass the values as raw()'s params list"
+        elif name == "extra" and django_query(ctx, node.func.value):
+            sql_args = [keywords[k] for k in EXTRA_SQL_ARGS if k in keywords]
+            sql_args += [args[i] for k, i in EXTRA_SQL_ARGS.items() if i < len(args)]
+            yield node, ".extra()", sql_args, "pass the values through params= / select_params=, or use annotate()/filter() expressions"
+        elif name in SQLA_STRING_CLAUSES:
+            info = querysets.query_source(ctx, node.func.value)
+            if info is not None and info.framework == "sqlalchemy":
+                yield node, f".{name}()", args, "use column expressions (M.col == value, M.col.desc()) instead of SQL strings"
+
+
+def extra_elements(node: ast.AST) -> list[ast.AST]:
+    """The SQL strings inside an ``extra()`` argument: list items or dict values."""
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return list(node.elts)
+    if isinstance(node, ast.Dict):
+        return list(node.values)
+    return [node]
+
+
+@rule(
+    "ORM502",
+    "sql-built-from-strings",
+    Severity.CRITICAL,
+    Category.SECURITY,
+    "SQL injection: {sink} receives SQL built with {how} from '{value}'; {fix}",
+)
+def sql_built_from_strings(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a raw-SQL sink that receives a string built with an f-string, `%`
+    formatting, `.format()`, `+` concatenation or `str.join()` from a value
+    that is not a constant, directly or through local variables assigned
+    earlier in the same function. Sinks: `Model.objects.raw()`,
+    `.extra(where=/select=/tables=/order_by=)`, `RawSQL()`,
+    `cursor.execute()` / `executemany()`, SQLAlchemy `text()`,
+    `session.execute()` / `connection.execute()` with a plain string,
+    `exec_driver_sql()`, Alembic `op.execute()`, and string arguments to
+    SQLAlchemy `filter()` / `order_by()` / `group_by()` / `having()`.
+
+    Safe, and never flagged: values passed separately as parameters;
+    literals; module-level constants (and imported `UPPER_CASE` names);
+    `int()` / `float()` / `bool()` / `len()` results, also joined from a
+    comprehension of them (`",".join(str(int(i)) for i in ids)`, or
+    `",".join(["%s"] * len(ids))` for placeholders); a lookup in a constant
+    table (`ORDERING[key]`, `COLUMNS.get(key, "id")`), `Model._meta.db_table`
+    and `connection.ops.quote_name(..)`. Function parameters are never
+    constants: the rule does not follow values across calls.
+
+    ## Why is this bad?
+    Whoever controls the interpolated value controls the statement: one
+    quote in a search box reads every table, and the database driver's
+    escaping, which parameters get for free, never runs.
+
+    ## Example
+    ```python
+    from django.db import connection
+
+
+    def find_customers(name):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id FROM shop_customer WHERE name = '{name}'")
+            return cursor.fetchall()
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import connection
+
+
+    def find_customers(name):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id FROM shop_customer WHERE name = %s", [name])
+            return cursor.fetchall()
+    ```
+
+    ## References
+    - [Django: performing raw SQL queries](https://docs.djangoproject.com/en/stable/topics/db/sql/#passing-parameters-into-raw)
+    - [SQLAlchemy: textual SQL with bound parameters](https://docs.sqlalchemy.org/en/20/core/sqlelement.html#sqlalchemy.sql.expression.text)
+    - [OWASP: SQL injection prevention](https://cheatsheetseries.owasp.org/cheatsheets/SQL_Injection_Prevention_Cheat_Sheet.html)
+    """
+    taint = taint_analysis(ctx)
+    for call, sink, arguments, fix in raw_sql_sinks(ctx):
+        for argument in arguments:
+            elements = extra_elements(argument) if sink == ".extra()" else [argument]
+            found = next((t for t in map(taint.of, elements) if t.built), None)
+            if found is not None:
+                yield ctx.finding("ORM502", call, sink=sink, how=found.how, value=found.value, fix=fix)
+                break
+
+
+QUERYSET_NAME_HINTS = ("qs", "queryset", "objects")
+NON_ORM_VALUES = (ast.Constant, ast.Dict, ast.List, ast.Tuple, ast.Set, ast.JoinedStr, ast.ListComp, ast.DictComp, ast.SetComp)
+
+
+def chain_base(node: ast.AST) -> tuple[ast.AST, list[str]]:
+    """The expression a method chain starts from, and the methods called on it."""
+    methods = []
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        methods.append(node.func.attr)
+        node = node.func.value
+    return node, methods
+
+
+def is_known_non_orm(ctx: FileContext, node: ast.AST) -> bool:
+    """A local bound only to literals or to instances of this module's non-model classes."""
+    if not isinstance(node, ast.Name):
+        return isinstance(node, NON_ORM_VALUES)
+    table = dataflow.scope_table(ctx.tree, ctx.cache)
+    owner, is_param = dataflow.lookup(table.scope_at(node), node.id)
+    if owner is None or is_param:
+        return False
+    bindings = owner.bindings.get(node.id, [])
+    if not bindings:
+        return False
+    local_classes = {c.name for c in ctx.tree.body if isinstance(c, ast.ClassDef)}
+    for binding in bindings:
+        value = binding.value
+        if binding.kind == "assign" and isinstance(value, NON_ORM_VALUES):
+            continue
+        if binding.kind == "assign" and isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+            if value.func.id in local_classes and ctx.index.model(ctx.resolve(value.func)) is None:
+                continue
+            if value.func.id in ("dict", "list", "set", "object") and value.func.id not in ctx.imports.names:
+                continue
+        return False
+    return True
+
+
+def looks_like_queryset(ctx: FileContext, node: ast.AST) -> bool:
+    if django_query(ctx, node) is not None:
+        return True
+    base, methods = chain_base(node)
+    if is_known_non_orm(ctx, base):
+        return False
+    if isinstance(base, ast.Call) and call_name(base) == "get_queryset":
+        return True
+    if any(m == "get_queryset" for m in methods):
+        return True
+    name = last_identifier(base)
+    return any(name == hint or name.endswith("_" + hint) or name.startswith(hint + "_") for hint in QUERYSET_NAME_HINTS)
+
+
+def extra_fix(call: ast.Call) -> str:
+    keywords = {kw.arg for kw in call.keywords if kw.arg}
+    fixes = []
+    if "select" in keywords:
+        fixes.append("annotate(name=RawSQL(sql, params)) for select=")
+    if "where" in keywords:
+        fixes.append("filter() with Q/F/Func expressions (or RawSQL in alias()) for where=")
+    if "order_by" in keywords:
+        fixes.append("order_by() with expressions for order_by=")
+    if "tables" in keywords:
+        fixes.append("a relation or Subquery() for tables=")
+    return "use " + "; ".join(fixes) if fixes else "use annotate()/filter() expressions or RawSQL(sql, params)"
+
+
+@rule(
+    "ORM503",
+    "queryset-extra",
+    Severity.MINOR,
+    Category.SECURITY,
+    "{receiver}.extra() is Django's last-resort API, slated for deprecation and easy to inject through; {fix}",
+)
+def queryset_extra(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags every `.extra(...)` call on a Django queryset or manager: a
+    recognised query expression (`Book.objects...`, a related manager, a
+    variable assigned from one, a same-module function returning one), or a
+    receiver that looks like one (`self.get_queryset()`, `User.objects` of a
+    model outside the project, a variable called `qs` / `queryset` /
+    `*_qs`). An `.extra` attribute of something the file shows is not a
+    queryset (a literal, an instance of a non-model class of this module) is
+    not flagged.
+
+    ## Why is this bad?
+    Django documents `QuerySet.extra()` as a last resort that it no longer
+    improves and plans to deprecate; its raw `where`/`select` strings bypass
+    the ORM's quoting and are the usual door for SQL injection. Everything it
+    does has a supported form.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Book(models.Model):
+        title = models.CharField(max_length=200)
+        price = models.DecimalField(max_digits=8, decimal_places=2)
+
+
+    def expensive_books():
+        return Book.objects.extra(where=["price > 100"])
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+
+
+    class Book(models.Model):
+        title = models.CharField(max_length=200)
+        price = models.DecimalField(max_digits=8, decimal_places=2)
+
+
+    def expensive_books():
+        return Book.objects.filter(price__gt=100)
+    ```
+
+    ## References
+    - [Django: QuerySet.extra()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#extra)
+    - [Django: query expressions](https://docs.djangoproject.com/en/stable/ref/models/expressions/)
+    """
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.Call) and call_name(node) == "extra" and isinstance(node.func, ast.Attribute):
+            if looks_like_queryset(ctx, node.func.value):
+                yield ctx.finding("ORM503", node, receiver=source_text(node.func.value, 30), fix=extra_fix(node))
+
+
+MASS_ASSIGNING_METHODS = {"create", "update", "get_or_create", "update_or_create", "acreate", "aupdate",
+                          "aget_or_create", "aupdate_or_create"}
+
+
+def request_data(ctx: FileContext) -> dataflow.RequestData:
+    found = ctx.cache.get("security.request")
+    if found is None:
+        found = dataflow.RequestData(ctx.tree, ctx.resolve, ctx.cache)
+        ctx.cache["security.request"] = found
+    return found
+
+
+def mass_assignment_target(ctx: FileContext, call: ast.Call) -> tuple[str, str] | None:
+    """(model label, framework) when ``call`` writes its keyword arguments into model columns."""
+    func = call.func
+    model = ctx.index.model(ctx.resolve(func)) if isinstance(func, (ast.Name, ast.Attribute)) else None
+    if model is not None:
+        return model.name, model.framework
+    if not isinstance(func, ast.Attribute):
+        return None
+    if func.attr in MASS_ASSIGNING_METHODS:
+        info = querysets.query_source(ctx, func.value)
+        if info is not None:
+            return info.model.name, info.framework
+        if isinstance(func.value, ast.Attribute) and func.value.attr == "objects":
+            return source_text(func.value.value, 30), "django"
+    if func.attr == "values":
+        info = querysets.query_source(ctx, func.value)
+        if info is not None and info.framework == "sqlalchemy" and info.result == querysets.WRITE:
+            return info.model.name, "sqlalchemy"
+    return None
+
+
+def mass_assignment_fix(framework: str) -> str:
+    if framework == "django":
+        return "validate with a ModelForm/serializer listing the editable fields and pass its cleaned data"
+    return "copy only the allowed keys explicitly (or validate with a schema that lists them)"
+
+
+def setattr_loops(ctx: FileContext) -> Iterator[tuple[ast.Call, str]]:
+    """``setattr(obj, key, value)`` over ``<request data>.items()`` without a whitelist test on the key."""
+    requests = request_data(ctx)
+    for loop in ast.walk(ctx.tree):
+        if not isinstance(loop, (ast.For, ast.AsyncFor)) or not isinstance(loop.target, ast.Tuple) or len(loop.target.elts) != 2:
+            continue
+        key = loop.target.elts[0]
+        items = loop.iter
+        if not (isinstance(key, ast.Name) and isinstance(items, ast.Call) and call_name(items) == "items" and isinstance(items.func, ast.Attribute)):
+            continue
+        source = requests.source(items.func.value)
+        if not source or key_is_checked(loop, key.id):
+            continue
+        for node in ast.walk(loop):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr"
+                    and "setattr" not in ctx.imports.names and len(node.args) == 3
+                    and isinstance(node.args[1], ast.Name) and node.args[1].id == key.id):
+                yield node, source
+
+
+def key_is_checked(loop: ast.AST, key: str) -> bool:
+    """Does the loop test the key (``if key in ALLOWED``) before using it?"""
+    for node in ast.walk(loop):
+        if isinstance(node, (ast.If, ast.IfExp, ast.While)) and key in querysets.names_in(node.test):
+            return True
+    return False
+
+
+@rule(
+    "ORM504",
+    "mass-assignment",
+    Severity.MAJOR,
+    Category.SECURITY,
+    "mass assignment: {call} takes every key of {source}, so a client can set any column of {model}; {fix}",
+)
+def mass_assignment(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags request data splatted into a model: `Model.objects.create(**request.POST)`,
+    `Model(**request.data)`, `qs.update(**request.data)`,
+    `get_or_create(defaults=request.data)`, `Model(**request.get_json())`,
+    SQLAlchemy statement builders (`update(M).values(**request.json)`,
+    `insert(M).values(request.json)`), `session.query(M).update(request.json)`,
+    and `setattr(obj, key, value)` in a loop over `request.<payload>.items()`
+    that never tests the key. Request data is `request.POST` / `GET` /
+    `data` / `json` / `form` / `args` / `values` / `query_params`,
+    `request.get_json()`, `json.loads(request.body)` and copies of them
+    (`dict(..)`, `.copy()`, `.dict()`, `{**request.data, ...}`), also through
+    a local variable. A dict comprehension with an `if` (a whitelist) and
+    validated data (`form.cleaned_data`, `serializer.validated_data`) are
+    not request data.
+
+    ## Why is this bad?
+    Every key the client sends becomes a column value: `is_staff=true`,
+    `price=0`, `owner_id=<someone else>`. The form or serializer that should
+    decide which fields are editable is bypassed.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Ticket(models.Model):
+        title = models.CharField(max_length=200)
+        is_paid = models.BooleanField(default=False)
+
+
+    def open_ticket(request):
+        return Ticket.objects.create(**request.POST.dict())
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+
+
+    class Ticket(models.Model):
+        title = models.CharField(max_length=200)
+        is_paid = models.BooleanField(default=False)
+
+
+    def open_ticket(request):
+        return Ticket.objects.create(title=request.POST["title"])
+    ```
+
+    ## References
+    - [OWASP: Mass assignment cheat sheet](https://cheatsheetseries.owasp.org/cheatsheets/Mass_Assignment_Cheat_Sheet.html)
+    - [Django: creating forms from models](https://docs.djangoproject.com/en/stable/topics/forms/modelforms/)
+    """
+    requests = request_data(ctx)
+    for node in ast.walk(ctx.tree):
+        if not isinstance(node, ast.Call):
+            continue
+        payloads = [kw.value for kw in node.keywords if kw.arg is None or kw.arg == "defaults"]
+        if isinstance(node.func, ast.Attribute) and node.func.attr in ("values", "update") and node.args:
+            payloads.append(node.args[0])
+        source = next((s for s in map(requests.source, payloads) if s), None)
+        if not source:
+            continue
+        target = mass_assignment_target(ctx, node)
+        if target is None:
+            continue
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "update" and node.args and target[1] == "django":
+            continue  # Django's update() takes no positional dict
+        yield ctx.finding("ORM504", node, call=call_label(node), source=source, model=target[0],
+                          fix=mass_assignment_fix(target[1]))
+    for node, source in setattr_loops(ctx):
+        yield ctx.finding("ORM504", node, call="setattr()", source=source + ".items()", model=source_text(node.args[0], 20),
+                          fix="set the editable fields one by one (or validate with a form/serializer)")

@@ -1,0 +1,686 @@
+"""Data flow inside one function, for the rules that are not about query shape.
+
+What lives here (query recognition itself is :mod:`.querysets`):
+
+- :class:`Scope`: the bindings of one function body (or of the module body):
+  assignments, augmented assignments, ``for`` / ``with`` targets, parameters
+  and ``list.append``/``extend`` calls, each with its line.  Nested
+  functions, lambdas and classes are scopes of their own.
+- :func:`sql_taint`: is this expression a string built (f-string, ``%``,
+  ``.format()``, ``+``, ``str.join``) from a non-constant value?  Values are
+  followed through local variables assigned before the use.  Safe values
+  are literals, module-level constants (and imported ``UPPER_CASE`` names),
+  ``int()``/``float()``/``bool()``/``len()`` results (also joined from a
+  comprehension of them), lookups in a constant table (``ORDERING[key]``),
+  ``Model._meta.*`` and ``connection.ops.quote_name(..)``.  Function
+  parameters are never constants.
+- :func:`request_data`: does this expression carry a whole request payload
+  (``request.POST/GET/data/json/form/args/values/query_params``,
+  ``request.get_json()``, ``json.loads(request.body)``, ``dict(..)`` /
+  ``.copy()`` / ``.dict()`` of them, ``{**request.data}``), directly or
+  through a local variable?
+- :func:`in_atomic`: is a node inside ``transaction.atomic`` (``with`` block or
+  decorator, imported as ``transaction`` or by name)?
+- :func:`write_calls`: the ORM writes a function body performs itself.
+
+Everything is lexical and per function: nothing follows calls into other
+functions, and unknown values are never reported as tainted.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from .names import dotted, iter_module_level
+
+FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef)
+SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+# -- walking ---------------------------------------------------------------------------------
+
+
+def own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
+    """Every node of a function (or module) body, not descending into nested scopes."""
+    body = scope.body if isinstance(scope, (ast.Module, ast.ClassDef, *FUNCTION_NODES)) else [scope]
+    stack: list[ast.AST] = list(reversed(body))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, SCOPE_NODES):
+            # A nested def's decorators and defaults run here; its body does not.
+            if isinstance(node, FUNCTION_NODES + (ast.ClassDef,)):
+                stack.extend(reversed(node.decorator_list))
+            continue
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
+def functions(tree: ast.AST) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
+    for node in ast.walk(tree):
+        if isinstance(node, FUNCTION_NODES):
+            yield node
+
+
+def parent_map(tree: ast.AST, cache: dict | None = None) -> dict[ast.AST, ast.AST]:
+    """Child -> parent for every node of ``tree`` (kept in ``cache`` when given)."""
+    if cache is not None and "dataflow.parents" in cache:
+        return cache["dataflow.parents"]
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    if cache is not None:
+        cache["dataflow.parents"] = parents
+    return parents
+
+
+def enclosing_scope(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> ast.AST | None:
+    """The nearest function, lambda or class around ``node`` (``None`` at module level)."""
+    current = parents.get(node)
+    while current is not None and not isinstance(current, SCOPE_NODES):
+        current = parents.get(current)
+    return current
+
+
+def enclosing_function(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    current = parents.get(node)
+    while current is not None and not isinstance(current, FUNCTION_NODES):
+        current = parents.get(current)
+    return current
+
+
+def ancestors(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> Iterator[ast.AST]:
+    current = parents.get(node)
+    while current is not None:
+        yield current
+        current = parents.get(current)
+
+
+def call_name(call: ast.AST) -> str:
+    """The called attribute or function name (``filter`` for ``qs.filter(..)``), "" otherwise."""
+    if not isinstance(call, ast.Call):
+        return ""
+    if isinstance(call.func, ast.Attribute):
+        return call.func.attr
+    if isinstance(call.func, ast.Name):
+        return call.func.id
+    return ""
+
+
+def receiver(call: ast.Call) -> ast.expr | None:
+    return call.func.value if isinstance(call.func, ast.Attribute) else None
+
+
+def source_text(node: ast.AST, limit: int = 40) -> str:
+    try:
+        text = " ".join(ast.unparse(node).split())
+    except Exception:  # noqa: BLE001 - unparse of odd trees; the text is only cosmetic
+        return "?"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- bindings --------------------------------------------------------------------------------
+
+
+@dataclass
+class Binding:
+    """One way a name gets a value in a scope."""
+
+    kind: str  # "assign", "aug", "for", "with", "unpack", "import", "def", "param", "append", "other"
+    value: ast.AST | None
+    line: int
+    op: ast.operator | None = None
+
+
+@dataclass
+class Scope:
+    node: ast.AST
+    parent: "Scope | None" = None
+    params: set[str] = field(default_factory=set)
+    bindings: dict[str, list[Binding]] = field(default_factory=dict)
+    appends: dict[str, list[Binding]] = field(default_factory=dict)
+
+    def bind(self, name: str, binding: Binding) -> None:
+        self.bindings.setdefault(name, []).append(binding)
+
+    def before(self, name: str, line: int) -> list[Binding]:
+        """Bindings of ``name`` on or before ``line`` (all of them when none is)."""
+        found = self.bindings.get(name, [])
+        earlier = [b for b in found if b.line <= line]
+        return earlier or found
+
+    def is_local(self, name: str) -> bool:
+        return name in self.bindings or name in self.params
+
+
+def bind_target(scope: Scope, target: ast.AST, value: ast.AST | None, kind: str, line: int) -> None:
+    if isinstance(target, ast.Name):
+        scope.bind(target.id, Binding(kind, value, line))
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        values = value.elts if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) and kind == "assign" else None
+        for position, element in enumerate(target.elts):
+            if isinstance(element, ast.Starred):
+                element = element.value
+            if values is not None:
+                bind_target(scope, element, values[position], kind, line)
+            else:
+                bind_target(scope, element, value, "unpack" if kind == "assign" else kind, line)
+    elif isinstance(target, ast.Starred):
+        bind_target(scope, target.value, None, "other", line)
+
+
+def build_scope(node: ast.AST, parent: Scope | None = None) -> Scope:
+    scope = Scope(node, parent)
+    if isinstance(node, (*FUNCTION_NODES, ast.Lambda)):
+        args = node.args
+        for arg in args.posonlyargs + args.args + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]:
+            scope.params.add(arg.arg)
+    statements = iter_module_level(node) if isinstance(node, ast.Module) else own_nodes(node)
+    for stmt in statements:
+        line = getattr(stmt, "lineno", 0)
+        if isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                bind_target(scope, target, stmt.value, "assign", line)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            bind_target(scope, stmt.target, stmt.value, "assign", line)
+        elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            scope.bind(stmt.target.id, Binding("aug", stmt.value, line, stmt.op))
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            bind_target(scope, stmt.target, stmt.iter, "for", line)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                if item.optional_vars is not None:
+                    bind_target(scope, item.optional_vars, item.context_expr, "with", line)
+        elif isinstance(stmt, ast.NamedExpr):
+            bind_target(scope, stmt.target, stmt.value, "assign", line)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:
+                name = alias.asname or alias.name.split(".")[0]
+                scope.bind(name, Binding("import", stmt, line))
+        elif isinstance(stmt, (*FUNCTION_NODES, ast.ClassDef)) and stmt is not node:
+            scope.bind(stmt.name, Binding("def", stmt, line))
+        elif isinstance(stmt, ast.ExceptHandler) and stmt.name:
+            scope.bind(stmt.name, Binding("other", None, line))
+        elif isinstance(stmt, ast.Call) and isinstance(stmt.func, ast.Attribute) and isinstance(stmt.func.value, ast.Name):
+            if stmt.func.attr in ("append", "extend", "insert") and stmt.args:
+                value = stmt.args[-1]
+                kind = "append" if stmt.func.attr != "extend" else "extend"
+                scope.appends.setdefault(stmt.func.value.id, []).append(Binding(kind, value, line))
+    return scope
+
+
+class ScopeTable:
+    """Scopes of one module, built on demand and cached per node."""
+
+    def __init__(self, tree: ast.Module, parents: dict[ast.AST, ast.AST]) -> None:
+        self.tree = tree
+        self.parents = parents
+        self._scopes: dict[ast.AST, Scope] = {}
+        self.module = self.scope_of_node(tree)
+
+    def scope_of_node(self, node: ast.AST) -> Scope:
+        if node not in self._scopes:
+            outer = enclosing_scope(node, self.parents) if node is not self.tree else None
+            while isinstance(outer, ast.ClassDef):  # class bodies are not visible from methods
+                outer = enclosing_scope(outer, self.parents)
+            parent = None if node is self.tree else self.scope_of_node(outer if outer is not None else self.tree)
+            self._scopes[node] = build_scope(node, parent)
+        return self._scopes[node]
+
+    def scope_at(self, node: ast.AST) -> Scope:
+        """The scope a node is evaluated in."""
+        owner = enclosing_scope(node, self.parents)
+        return self.scope_of_node(owner if owner is not None else self.tree)
+
+
+def scope_table(tree: ast.Module, cache: dict | None = None) -> ScopeTable:
+    if cache is not None and "dataflow.scopes" in cache:
+        return cache["dataflow.scopes"]
+    table = ScopeTable(tree, parent_map(tree, cache))
+    if cache is not None:
+        cache["dataflow.scopes"] = table
+    return table
+
+
+def lookup(scope: Scope, name: str) -> tuple[Scope | None, bool]:
+    """The scope that binds ``name`` (closures included) and whether it is a parameter there."""
+    current: Scope | None = scope
+    while current is not None:
+        if name in current.bindings:
+            return current, False
+        if name in current.params:
+            return current, True
+        current = current.parent
+    return None, False
+
+
+# -- string-building taint (ORM502) ----------------------------------------------------------
+
+SAFE, OPAQUE, BUILT = 0, 1, 2
+SAFE_CALLS = {"int", "float", "bool", "len", "abs", "round"}
+STR_METHODS = {"upper", "lower", "strip", "lstrip", "rstrip", "title", "casefold", "replace", "format", "join", "zfill"}
+SANITIZERS = {"quote_name", "quote_ident", "escape_identifier"}
+
+
+@dataclass(frozen=True)
+class Taint:
+    state: int
+    value: str = ""  # source text of the non-constant value
+    how: str = ""  # how the string was built
+
+    @property
+    def built(self) -> bool:
+        return self.state == BUILT
+
+
+SAFE_TAINT = Taint(SAFE)
+
+
+def worst(*taints: Taint) -> Taint:
+    result = SAFE_TAINT
+    for taint in taints:
+        if taint.state > result.state:
+            result = taint
+    return result
+
+
+class TaintAnalysis:
+    """Classify expressions of one module as constant, opaque, or SQL-unsafe strings."""
+
+    def __init__(self, tree: ast.Module, cache: dict | None = None, is_builtin: Callable[[str], bool] | None = None) -> None:
+        self.table = scope_table(tree, cache)
+        self.is_builtin = is_builtin or (lambda name: True)
+        self._active: set[tuple[int, str]] = set()
+
+    def of(self, node: ast.AST) -> Taint:
+        return self.classify(node, self.table.scope_at(node), {})
+
+    # A string built from an opaque value is BUILT; an opaque value itself stays OPAQUE.
+    def classify(self, node: ast.AST, scope: Scope, env: dict[str, Taint], depth: int = 0) -> Taint:
+        if depth > 40:
+            return Taint(OPAQUE, "?")
+        rec = lambda child: self.classify(child, scope, env, depth + 1)  # noqa: E731
+        if isinstance(node, ast.Constant):
+            return SAFE_TAINT
+        if isinstance(node, ast.JoinedStr):
+            parts = [rec(v.value) for v in node.values if isinstance(v, ast.FormattedValue)]
+            return self.built(worst(*parts), "an f-string")
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            return worst(*(rec(e.value if isinstance(e, ast.Starred) else e) for e in node.elts))
+        if isinstance(node, ast.Dict):
+            return worst(*(rec(v) for v in node.values), *(rec(k) for k in node.keys if k is not None))
+        if isinstance(node, ast.BinOp):
+            return self.binop(node, scope, env, depth)
+        if isinstance(node, ast.UnaryOp):
+            return rec(node.operand)
+        if isinstance(node, ast.IfExp):
+            return worst(rec(node.body), rec(node.orelse))
+        if isinstance(node, ast.BoolOp):
+            return worst(*(rec(v) for v in node.values))
+        if isinstance(node, ast.Compare):
+            return SAFE_TAINT  # a bool
+        if isinstance(node, ast.Name):
+            return self.name(node, scope, env, depth)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node, scope, env, depth)
+        if isinstance(node, ast.Subscript):
+            # A lookup in a constant table (ORDERING[key]) yields one of its constants.
+            container = rec(node.value)
+            return container if container.state != SAFE else SAFE_TAINT
+        if isinstance(node, ast.Call):
+            return self.call(node, scope, env, depth)
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
+            return self.comprehension(node.elt, node.generators, scope, env, depth)
+        if isinstance(node, ast.DictComp):
+            return self.comprehension(node.value, node.generators, scope, env, depth)
+        if isinstance(node, ast.NamedExpr):
+            return rec(node.value)
+        if isinstance(node, ast.Await):
+            return rec(node.value)
+        return Taint(OPAQUE, source_text(node))
+
+    def built(self, inner: Taint, how: str) -> Taint:
+        """A string assembled from ``inner``: unsafe as soon as any part is not constant."""
+        if inner.state == SAFE:
+            return SAFE_TAINT
+        return Taint(BUILT, inner.value, inner.how if inner.state == BUILT and inner.how else how)
+
+    def binop(self, node: ast.BinOp, scope: Scope, env: dict[str, Taint], depth: int) -> Taint:
+        left = self.classify(node.left, scope, env, depth + 1)
+        right = self.classify(node.right, scope, env, depth + 1)
+        if isinstance(node.op, ast.Mod) and self.stringish(node.left, scope):
+            return self.built(worst(left, right), "% formatting")
+        if isinstance(node.op, ast.Add) and (self.stringish(node.left, scope) or self.stringish(node.right, scope)):
+            return self.built(worst(left, right), "+ concatenation")
+        return worst(left, right)
+
+    def name(self, node: ast.Name, scope: Scope, env: dict[str, Taint], depth: int) -> Taint:
+        if node.id in env:
+            return env[node.id]
+        owner, is_param = lookup(scope, node.id)
+        if owner is None:
+            # Not bound in this module: a builtin or a star import.
+            return Taint(OPAQUE, node.id)
+        if is_param:
+            return Taint(OPAQUE, node.id)
+        key = (id(owner), node.id)
+        if key in self._active:
+            return SAFE_TAINT  # a cycle (sql = sql + ...) adds nothing new
+        self._active.add(key)
+        try:
+            bindings = owner.before(node.id, node.lineno) if owner is scope else owner.bindings.get(node.id, [])
+            if owner.parent is None:  # module level: only constants are safe
+                return self.module_name(node.id, bindings, owner, depth)
+            results = [self.binding(b, node.id, owner, depth) for b in bindings]
+            results += [self.classify(b.value, owner, {}, depth + 1) for b in owner.appends.get(node.id, []) if b.value is not None]
+            return worst(*results)
+        finally:
+            self._active.discard(key)
+
+    def module_name(self, name: str, bindings: list[Binding], owner: Scope, depth: int) -> Taint:
+        results = []
+        for binding in bindings:
+            if binding.kind == "import":
+                results.append(SAFE_TAINT if name.isupper() else Taint(OPAQUE, name))
+            elif binding.kind == "assign" and binding.value is not None:
+                results.append(self.classify(binding.value, owner, {}, depth + 1))
+            elif binding.kind == "def":
+                results.append(Taint(OPAQUE, name))
+            else:
+                results.append(Taint(OPAQUE, name))
+        return worst(*results) if results else Taint(OPAQUE, name)
+
+    def binding(self, binding: Binding, name: str, owner: Scope, depth: int) -> Taint:
+        value = binding.value
+        if value is None or binding.kind in ("import", "def", "other", "param"):
+            return Taint(OPAQUE, name)
+        taint = self.classify(value, owner, {}, depth + 1)
+        if binding.kind == "assign":
+            return taint
+        if binding.kind == "aug":
+            if isinstance(binding.op, (ast.Add, ast.Mod)) and (self.name_is_stringish(name, owner) or self.stringish(value, owner)):
+                return self.built(taint, "+ concatenation" if isinstance(binding.op, ast.Add) else "% formatting")
+            return taint
+        if binding.kind in ("for", "unpack", "with"):
+            # An element of a constant collection is constant; anything else is opaque.
+            return SAFE_TAINT if taint.state == SAFE else Taint(OPAQUE, name)
+        return Taint(OPAQUE, name)
+
+    def attribute(self, node: ast.Attribute, scope: Scope, env: dict[str, Taint], depth: int) -> Taint:
+        chain = dotted(node) or ""
+        parts = chain.split(".") if chain else []
+        if "_meta" in parts[1:] or node.attr in ("__tablename__", "__name__") or (parts[-2:-1] == ["__table__"]):
+            return SAFE_TAINT
+        if node.attr.isupper() and len(node.attr) > 1:
+            return SAFE_TAINT  # settings.SCHEMA, self.TABLE: named constants
+        return Taint(OPAQUE, source_text(node))
+
+    def call(self, node: ast.Call, scope: Scope, env: dict[str, Taint], depth: int) -> Taint:
+        rec = lambda child: self.classify(child, scope, env, depth + 1)  # noqa: E731
+        name = call_name(node)
+        if isinstance(node.func, ast.Name) and self.is_builtin(name) and lookup(scope, name)[0] is None:
+            if name in SAFE_CALLS:
+                return SAFE_TAINT
+            if name in ("str", "repr") and len(node.args) == 1:
+                return rec(node.args[0])
+        if name in SANITIZERS:
+            return SAFE_TAINT
+        if isinstance(node.func, ast.Attribute):
+            target = node.func.value
+            args = [a.value if isinstance(a, ast.Starred) else a for a in node.args] + [k.value for k in node.keywords]
+            if name == "format" and self.stringish(target, scope):
+                return self.built(worst(rec(target), *(rec(a) for a in args)), ".format()")
+            if name == "join" and self.stringish(target, scope) and node.args:
+                return self.built(worst(rec(target), self.joined(node.args[0], scope, env, depth)), "str.join()")
+            owner = rec(target)
+            if owner.state == SAFE:
+                if name == "get":  # CONSTANT_TABLE.get(key, default)
+                    return worst(*(rec(a) for a in args[1:]))
+                if name in STR_METHODS:
+                    return self.built(worst(*(rec(a) for a in args)), "str." + name + "()")
+                if all(rec(a).state == SAFE for a in args):
+                    return SAFE_TAINT
+            elif owner.state == BUILT and name in STR_METHODS:
+                return owner
+        return Taint(OPAQUE, source_text(node))
+
+    def joined(self, node: ast.AST, scope: Scope, env: dict[str, Taint], depth: int) -> Taint:
+        """The elements of what ``sep.join(..)`` receives."""
+        if isinstance(node, ast.Name) and node.id not in env:
+            owner, is_param = lookup(scope, node.id)
+            if owner is not None and not is_param:
+                return self.name(node, scope, env, depth + 1)
+        return self.classify(node, scope, env, depth + 1)
+
+    def comprehension(self, element: ast.AST, generators: list[ast.comprehension], scope: Scope, env: dict[str, Taint], depth: int) -> Taint:
+        inner = dict(env)
+        for generator in generators:
+            source = self.classify(generator.iter, scope, inner, depth + 1)
+            for target in ast.walk(generator.target):
+                if isinstance(target, ast.Name):
+                    inner[target.id] = SAFE_TAINT if source.state == SAFE else Taint(OPAQUE, target.id)
+        return self.classify(element, scope, inner, depth + 1)
+
+    # -- is this a string? ---------------------------------------------------------------
+
+    def stringish(self, node: ast.AST, scope: Scope, depth: int = 0) -> bool:
+        if depth > 8:
+            return False
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, str)
+        if isinstance(node, ast.JoinedStr):
+            return True
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod)):
+            return self.stringish(node.left, scope, depth + 1) or (isinstance(node.op, ast.Add) and self.stringish(node.right, scope, depth + 1))
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute) and node.func.attr in STR_METHODS:
+                return self.stringish(node.func.value, scope, depth + 1)
+            return isinstance(node.func, ast.Name) and node.func.id == "str"
+        if isinstance(node, ast.IfExp):
+            return self.stringish(node.body, scope, depth + 1) or self.stringish(node.orelse, scope, depth + 1)
+        if isinstance(node, ast.Name):
+            owner, is_param = lookup(scope, node.id)
+            return owner is not None and not is_param and self.name_is_stringish(node.id, owner, depth + 1)
+        return False
+
+    def name_is_stringish(self, name: str, owner: Scope, depth: int = 0) -> bool:
+        key = (id(owner), "str:" + name)
+        if key in self._active or depth > 8:
+            return False
+        self._active.add(key)
+        try:
+            return any(
+                b.value is not None and b.kind in ("assign", "aug") and self.stringish(b.value, owner, depth + 1)
+                for b in owner.bindings.get(name, [])
+            )
+        finally:
+            self._active.discard(key)
+
+
+# -- request data (ORM504) -------------------------------------------------------------------
+
+REQUEST_PAYLOADS = {"POST", "GET", "data", "json", "form", "args", "values", "query_params", "REQUEST"}
+REQUEST_PAYLOAD_CALLS = {"get_json", "json"}
+PAYLOAD_COPIES = {"dict", "copy", "to_dict", "items_dict"}
+REQUEST_NAMES = {"request", "req"}
+
+
+class RequestData:
+    """Which expressions carry a whole client payload, in one module."""
+
+    def __init__(self, tree: ast.Module, resolve: Callable[[ast.AST], str | None], cache: dict | None = None) -> None:
+        self.table = scope_table(tree, cache)
+        self.resolve = resolve
+        self._active: set[tuple[int, str]] = set()
+
+    def is_request(self, node: ast.AST, scope: Scope) -> bool:
+        """``request`` (a parameter or Flask's global), ``self.request``."""
+        if isinstance(node, ast.Name):
+            if self.resolve(node) in ("flask.request", "quart.request"):
+                return True
+            owner, is_param = lookup(scope, node.id)
+            return node.id in REQUEST_NAMES and (is_param or (owner is not None and owner.parent is not None))
+        if isinstance(node, ast.Attribute) and node.attr == "request":
+            return isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+        return False
+
+    def source(self, node: ast.AST, scope: Scope | None = None, depth: int = 0) -> str | None:
+        """``"request.POST"``-style text when ``node`` carries a whole request payload."""
+        if depth > 12 or node is None:
+            return None
+        scope = scope or self.table.scope_at(node)
+        rec = lambda child: self.source(child, scope, depth + 1)  # noqa: E731
+        if isinstance(node, ast.Await):
+            return rec(node.value)
+        if isinstance(node, ast.Attribute) and node.attr in REQUEST_PAYLOADS and self.is_request(node.value, scope):
+            return source_text(node)
+        if isinstance(node, ast.Subscript):
+            return rec(node.value)  # request.json["user"] is a nested payload
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute):
+                if func.attr in REQUEST_PAYLOAD_CALLS and self.is_request(func.value, scope):
+                    return source_text(node)
+                if func.attr in PAYLOAD_COPIES and not node.args:
+                    return rec(func.value)
+                if func.attr == "loads" and self.resolve(func) == "json.loads" and node.args:
+                    body = node.args[0]
+                    if isinstance(body, ast.Attribute) and body.attr == "body" and self.is_request(body.value, scope):
+                        return source_text(node)
+            elif isinstance(func, ast.Name) and func.id == "dict" and len(node.args) == 1 and not node.keywords:
+                return rec(node.args[0])
+            return None
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                if key is None:
+                    found = rec(value)
+                    if found:
+                        return found
+            return None
+        if isinstance(node, ast.DictComp) and len(node.generators) == 1:
+            generator = node.generators[0]
+            if generator.ifs:
+                return None  # filtered through a whitelist
+            iterable = generator.iter
+            if isinstance(iterable, ast.Call) and call_name(iterable) == "items" and isinstance(iterable.func, ast.Attribute):
+                return rec(iterable.func.value)
+            return None
+        if isinstance(node, ast.Name):
+            owner, is_param = lookup(scope, node.id)
+            if owner is None or is_param or owner.parent is None:
+                return None
+            key = (id(owner), node.id)
+            if key in self._active:
+                return None
+            self._active.add(key)
+            try:
+                for binding in owner.before(node.id, node.lineno) if owner is scope else owner.bindings.get(node.id, []):
+                    if binding.kind == "assign" and binding.value is not None:
+                        found = self.source(binding.value, owner, depth + 1)
+                        if found:
+                            return found
+            finally:
+                self._active.discard(key)
+        return None
+
+
+# -- transaction.atomic ----------------------------------------------------------------------
+
+ATOMIC = "django:transaction.atomic"
+
+
+def is_atomic(node: ast.AST, canonical_of: Callable[[ast.AST], str | None]) -> bool:
+    """``transaction.atomic``, ``transaction.atomic(using=..)``, ``atomic`` imported by name."""
+    target = node.func if isinstance(node, ast.Call) else node
+    return canonical_of(target) == ATOMIC
+
+
+def atomic_function(func: ast.AST, canonical_of: Callable[[ast.AST], str | None]) -> bool:
+    return isinstance(func, FUNCTION_NODES) and any(is_atomic(d, canonical_of) for d in func.decorator_list)
+
+
+def in_atomic(node: ast.AST, parents: dict[ast.AST, ast.AST], canonical_of: Callable[[ast.AST], str | None]) -> bool:
+    """Is ``node`` lexically inside an atomic block of its own function (or an atomic function)?"""
+    child = node
+    for parent in ancestors(node, parents):
+        if isinstance(parent, (ast.With, ast.AsyncWith)) and child in parent.body:
+            if any(is_atomic(item.context_expr, canonical_of) for item in parent.items):
+                return True
+        if isinstance(parent, SCOPE_NODES):
+            return atomic_function(parent, canonical_of)
+        child = parent
+    return False
+
+
+# -- ORM writes ------------------------------------------------------------------------------
+
+QUERYSET_WRITES = {
+    "create", "update", "delete", "bulk_create", "bulk_update", "get_or_create", "update_or_create",
+    "acreate", "aupdate", "adelete", "abulk_create", "abulk_update", "aget_or_create", "aupdate_or_create",
+}
+INSTANCE_WRITES = {"save", "delete", "asave", "adelete"}
+RELATED_WRITES = {"add", "remove", "set", "clear", "aadd", "aremove", "aset", "aclear"}
+
+
+@dataclass(frozen=True)
+class Write:
+    call: ast.Call
+    text: str  # "Book.objects.create()", "order.save()"
+
+
+def path_count(statements: list[ast.stmt], counted: Callable[[ast.stmt], int]) -> int:
+    """How many counted sites one run through ``statements`` can reach at most.
+
+    Branches of an ``if``/``match``/``try`` handler are alternatives (the
+    larger one counts); a loop body counts once (a write repeated per row
+    is ORM204's business).
+    """
+    total = 0
+    for stmt in statements:
+        if isinstance(stmt, ast.If):
+            total += counted(stmt.test) + max(path_count(stmt.body, counted), path_count(stmt.orelse, counted))
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            total += counted(stmt.iter) + max(path_count(stmt.body, counted), path_count(stmt.orelse, counted))
+        elif isinstance(stmt, ast.While):
+            total += counted(stmt.test) + max(path_count(stmt.body, counted), path_count(stmt.orelse, counted))
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            total += sum(counted(item.context_expr) for item in stmt.items) + path_count(stmt.body, counted)
+        elif isinstance(stmt, ast.Try) or (hasattr(ast, "TryStar") and isinstance(stmt, getattr(ast, "TryStar"))):
+            handlers = [path_count(h.body, counted) for h in stmt.handlers]
+            total += path_count(stmt.body, counted) + max([path_count(stmt.orelse, counted), *handlers]) + path_count(stmt.finalbody, counted)
+        elif hasattr(ast, "Match") and isinstance(stmt, getattr(ast, "Match")):
+            total += counted(stmt.subject) + max([path_count(c.body, counted) for c in stmt.cases] or [0])
+        elif isinstance(stmt, (*FUNCTION_NODES, ast.ClassDef)):
+            continue
+        else:
+            total += counted(stmt)
+    return total
+
+
+def calls_in(node: ast.AST) -> Iterator[ast.Call]:
+    """Calls evaluated by ``node`` itself (not inside nested functions or lambdas)."""
+    for child in own_nodes(node) if isinstance(node, (ast.Module, *FUNCTION_NODES)) else _own_expression_nodes(node):
+        if isinstance(child, ast.Call):
+            yield child
+
+
+def _own_expression_nodes(node: ast.AST) -> Iterator[ast.AST]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if isinstance(current, SCOPE_NODES):
+            continue
+        stack.extend(ast.iter_child_nodes(current))
+
+
+def call_label(call: ast.Call, limit: int = 30) -> str:
+    """``Book.objects.filter(..).update()``: the receiver chain of a call, arguments elided."""
+    steps = []
+    node: ast.AST = call
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        steps.append(f".{node.func.attr}({'..' if node.args or node.keywords else ''})")
+        node = node.func.value
+    steps[:1] = [f".{call.func.attr}()"] if steps else []
+    if isinstance(call.func, ast.Name):
+        return f"{call.func.id}()"
+    return source_text(node, limit) + "".join(reversed(steps))
