@@ -39,6 +39,14 @@ INTERESTING = re.compile(rb"django|sqlalchemy|sqlmodel|alembic|Model|models|Colu
 MAX_FILE_BYTES = 2_000_000
 
 DJANGO_MODEL_ROOTS = {"django:Model"}
+# Django's own model classes meant to be subclassed (the index cannot read their source).
+DJANGO_LIBRARY_MODELS = {
+    "django.contrib.auth.models.AbstractUser", "django.contrib.auth.models.AbstractBaseUser",
+    "django.contrib.auth.base_user.AbstractBaseUser", "django.contrib.auth.models.PermissionsMixin",
+    "django.contrib.auth.models.User", "django.contrib.auth.models.Group", "django.contrib.auth.models.Permission",
+    "django.contrib.sites.models.Site", "django.contrib.contenttypes.models.ContentType",
+    "django.contrib.sessions.base_session.AbstractBaseSession", "django.contrib.sessions.models.Session",
+}
 SQLA_BASE_ROOTS = {"sqlalchemy:DeclarativeBase", "sqlalchemy:DeclarativeBaseNoMeta", "sqlalchemy:Base"}
 
 
@@ -276,7 +284,7 @@ class ProjectIndex:
             for base in cls.bases:
                 target = self.resolve_symbol(base)
                 kind = canonical(target)
-                if kind in DJANGO_MODEL_ROOTS:
+                if kind in DJANGO_MODEL_ROOTS or target in DJANGO_LIBRARY_MODELS:
                     result = ("django", True, False)
                 elif kind in SQLA_BASE_ROOTS:
                     is_declared_base = kind != "sqlalchemy:Base"

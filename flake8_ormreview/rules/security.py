@@ -39,20 +39,26 @@ def sensitive_token(name: str, extra: tuple[str, ...] = ()) -> str | None:
     """The sensitive token in a field name, or ``None`` when it is not (or names a non-secret)."""
     words = name_words(name)
     tokens = sorted(SENSITIVE_TOKENS + [tuple(name_words(e)) for e in extra if e], key=len, reverse=True)
+    found: tuple[int, tuple[str, ...]] | None = None
     for start in range(len(words)):
         for token in tokens:
             if tuple(words[start : start + len(token)]) == token:
-                after = words[start + len(token) :]
-                if any(word in EXEMPT_SUFFIXES for word in after):
-                    return None
-                return "_".join(token)
-    return None
+                found = (start, token)  # the last one is the head noun: password_reset_token is a token
+                break
+    if found is None:
+        return None
+    start, token = found
+    if any(word in EXEMPT_SUFFIXES for word in words[start + len(token) :]):
+        return None
+    return "_".join(token)
 
 
 def is_plain_storage(fact: FieldFact) -> bool:
     if fact.relation:
         return False
-    column_type = fact.column_type.split("[")[0].split(".")[-1]
+    # Qualified names (``fernet_fields.EncryptedCharField``, a home-made ``app.fields.CharField``)
+    # are not ORM types: only Django's and SQLAlchemy's own short names count.
+    column_type = fact.column_type.split("[")[0]
     return column_type in PLAIN_TYPES
 
 
@@ -61,6 +67,27 @@ def plaintext_sensitive_fields(model: ModelFact, extra: tuple[str, ...], fields:
         token = sensitive_token(fact.name, extra)
         if token:
             yield fact, token
+
+
+ENCRYPTED_DJANGO_FIELD = {"TextField": "EncryptedTextField", "JSONField": "EncryptedJSONField", "BinaryField": "EncryptedTextField"}
+COMPARED_ONLY_TOKENS = {"token", "secret", "api_key", "apikey", "access_key", "otp_secret", "totp_secret", "pin"}
+
+
+def _protection_fix(model: ModelFact, fact: FieldFact, token: str) -> str:
+    """How to store this particular field: a hash for what is only compared, else encryption."""
+    if token in ("password", "passwd"):
+        return "store a salted hash (django.contrib.auth.hashers.make_password / passlib), never the password"
+    if model.framework == "django":
+        encrypted = f"fernet_fields.{ENCRYPTED_DJANGO_FIELD.get(fact.column_type, 'EncryptedCharField')}"
+    elif model.framework == "sqlmodel":
+        encrypted = "sa_column=Column(sqlalchemy_utils.StringEncryptedType(String, key, AesEngine))"
+    elif fact.column_type in ("LargeBinary", "bytes"):
+        encrypted = "sqlalchemy_utils.EncryptedType(LargeBinary, key)"
+    else:
+        encrypted = "sqlalchemy_utils.StringEncryptedType(String, key, AesEngine)"
+    if token in COMPARED_ONLY_TOKENS:
+        return f"store only a hash (hashlib.sha256) if it is only compared, else use {encrypted}"
+    return f"use {encrypted}"
 
 
 @rule(
@@ -85,7 +112,9 @@ def plaintext_sensitive_field(ctx: FileContext) -> Iterator[Finding]:
     `StringEncryptedType` / `EncryptedType` / `PasswordType`); names whose
     words after the sensitive token say it is not the secret itself
     (`password_hash`, `token_expires_at`, `api_key_id`, `card_number_last4`,
-    `pin_enabled`; `national_id` and `tax_id` are themselves sensitive);
+    `pin_enabled`; `national_id` and `tax_id` are themselves sensitive;
+    when a name holds several tokens the last one decides, so
+    `password_reset_token` is a token);
     Django's `password` on `AbstractBaseUser`, which stores a salted hash.
 
     ## Why is this bad?
@@ -129,12 +158,7 @@ def plaintext_sensitive_field(ctx: FileContext) -> Iterator[Finding]:
                 continue
             if is_django_user and fact.name == "password":
                 continue
-            if token in ("password", "passwd"):
-                fix = "store a salted hash (make_password / passlib), never the password"
-            elif model.framework == "django":
-                fix = "use an encrypted field (e.g. fernet_fields.EncryptedCharField) or store a hash"
-            else:
-                fix = "use sqlalchemy_utils.StringEncryptedType (or store a hash)"
+            fix = _protection_fix(model, fact, token)
             yield ctx.finding("ORM501", fact.line, fact.col, model=model.name, field=fact.name, token=token,
                               type=fact.column_type or "text", fix=fix)
 

@@ -340,7 +340,8 @@ class ModuleExtractor:
                 fact.column_type = kind.split(":", 1)[1]
                 fact.type_qualname = self.imports.resolve(inner) or fact.type_qualname
             elif kind is None and isinstance(inner, (ast.Name, ast.Attribute)) and not fact.column_type:
-                fact.column_type = (dotted(inner) or "").rsplit(".", 1)[-1]
+                # Not an ORM type: keep the qualified name, so a home-made ``String`` is not SQLAlchemy's.
+                fact.column_type = self.imports.resolve(inner) or ""
         if fact.type == "sqlmodel:Field":
             fk = literal(kw.get("foreign_key"))
             if isinstance(fk, str):
