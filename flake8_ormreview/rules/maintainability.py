@@ -21,7 +21,7 @@ def documented_models(ctx: FileContext):
     "model-without-docstring",
     Severity.MINOR,
     Category.MAINTAINABILITY,
-    "model {model} has no docstring: say what one row represents and who writes it",
+    "model {model} has no docstring: {fix}",
 )
 def model_without_docstring(ctx: FileContext) -> Iterator[Finding]:
     """
@@ -61,7 +61,9 @@ def model_without_docstring(ctx: FileContext) -> Iterator[Finding]:
     """
     for model in documented_models(ctx):
         if not model.docstring:
-            yield ctx.finding("ORM601", model.line, 0, model=model.name)
+            fix = ("add one saying what its subclasses share" if model.abstract
+                   else "add one saying what one row represents and who writes it")
+            yield ctx.finding("ORM601", model.line, 0, model=model.name, fix=fix)
 
 
 @rule(
