@@ -71,7 +71,7 @@ def model_without_docstring(ctx: FileContext) -> Iterator[Finding]:
     "model-without-str",
     Severity.MINOR,
     Category.MAINTAINABILITY,
-    "Django model {model} has no __str__: the admin, logs and shells show '{model} object (1)'",
+    "Django model {model} has no __str__: the admin, logs and shells show '{model} object (1)'; add {fix}",
 )
 def model_without_str(ctx: FileContext) -> Iterator[Finding]:
     """
@@ -123,7 +123,22 @@ def model_without_str(ctx: FileContext) -> Iterator[Finding]:
             if canonical(target) != "django:Model" and target not in ctx.index.classes:
                 known = False  # a library base class may well define __str__
         if known:
-            yield ctx.finding("ORM602", model.line, 0, model=model.name)
+            yield ctx.finding("ORM602", model.line, 0, model=model.name, fix=_str_suggestion(model))
+
+
+DISPLAY_FIELDS = ("name", "title", "label", "code", "slug", "username", "email")
+
+
+def _str_suggestion(model) -> str:
+    """``def __str__`` returning the field a person would recognise the row by."""
+    for name in DISPLAY_FIELDS:
+        fact = model.fields.get(name)
+        if fact is not None and not fact.relation:
+            return f"def __str__(self): return self.{name}"
+    for fact in model.fields.values():
+        if fact.column_type in ("CharField", "SlugField", "EmailField"):
+            return f"def __str__(self): return self.{fact.name}"
+    return f'def __str__(self): return f"{model.name} {{self.pk}}"'
 
 
 @rule(

@@ -147,6 +147,8 @@ class ModuleExtractor:
         for stmt in node.body:
             if isinstance(stmt, ast.FunctionDef) and stmt.name == "__str__":
                 model.has_str = True
+            elif isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__str__" for t in stmt.targets):
+                model.has_str = True  # __str__ = lambda self: ...
             elif isinstance(stmt, ast.ClassDef) and stmt.name == "Meta":
                 self.django_meta(stmt, model)
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
