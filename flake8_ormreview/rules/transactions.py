@@ -6,11 +6,15 @@ query-site rules of this family (ORM301, ORM302, ORM305, ORM306) follow them.
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Iterator
 
 from ..context import FileContext, Finding
 from ..registry import Category, Severity, rule
+from ..semantic import dataflow, querysets
+from ..semantic.dataflow import call_label
+from ..semantic.facts import ModelFact
 from .schema import schema_models
 
 STRING_FIELDS = {
@@ -209,3 +213,199 @@ def implicit_nullable_column(ctx: FileContext) -> Iterator[Finding]:
             else:
                 call, fix = "Column", "add nullable=False (or nullable=True when NULL is meant)"
             yield ctx.finding("ORM307", fact.line, fact.col, model=model.name, field=fact.name, call=call, fix=fix)
+
+
+# -- query-site rules: transactions around writes, locks and read-modify-write -------------------
+
+SKIPPED_KINDS = ("test", "django_migration", "alembic")
+
+
+def django_model_of_self(ctx: FileContext, node: ast.AST) -> ModelFact | None:
+    """The Django model whose method ``node`` (``self`` / ``super()``) is used in."""
+    is_self = isinstance(node, ast.Name) and node.id == "self"
+    is_super = isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+    if not (is_self or is_super):
+        return None
+    parents = dataflow.parent_map(ctx.tree, ctx.cache)
+    function = dataflow.enclosing_function(node, parents)
+    owner = parents.get(function) if function is not None else None
+    if not isinstance(owner, ast.ClassDef):
+        return None
+    for model in ctx.models:
+        if model.name == owner.name and model.line == owner.lineno and model.framework == "django":
+            return model
+    return None
+
+
+SHORTCUTS = {"django.shortcuts.get_object_or_404", "django.shortcuts.aget_object_or_404"}
+
+
+def fetched_instance(ctx: FileContext, node: ast.AST) -> "querysets.Instance | None":
+    """``querysets.instance_of``, plus names bound from ``get_object_or_404(Model or queryset, ..)``."""
+    instance = querysets.instance_of(ctx, node)
+    if instance is not None or not isinstance(node, ast.Name):
+        return instance
+    table = dataflow.scope_table(ctx.tree, ctx.cache)
+    scope = table.scope_at(node)
+    if not scope.is_local(node.id):
+        return None
+    bindings = scope.before(node.id, node.lineno)
+    if len(bindings) != 1 or bindings[0].kind != "assign":
+        return None
+    value = bindings[0].value
+    if isinstance(value, ast.Await):
+        value = value.value
+    if not (isinstance(value, ast.Call) and value.args and ctx.resolve(value.func) in SHORTCUTS):
+        return None
+    source = value.args[0]
+    model = ctx.index.model(ctx.resolve(source)) if isinstance(source, (ast.Name, ast.Attribute)) else None
+    if model is not None:
+        return querysets.Instance(model, "single", None)
+    info = querysets.query_source(ctx, source)
+    if info is not None and info.framework == "django":
+        return querysets.Instance(info.model, "single", info)
+    return None
+
+
+def django_write(ctx: FileContext, call: ast.Call) -> str | None:
+    """A label such as ``order.save()`` when ``call`` is a Django ORM write, else ``None``."""
+    if not isinstance(call.func, ast.Attribute):
+        return None
+    name = call.func.attr
+    target = call.func.value
+    if name in dataflow.INSTANCE_WRITES:
+        instance = fetched_instance(ctx, target)
+        if (instance is not None and instance.model.framework == "django") or django_model_of_self(ctx, target):
+            return call_label(call)
+    if name in dataflow.QUERYSET_WRITES or name in dataflow.RELATED_WRITES:
+        info = querysets.query_source(ctx, call)
+        if info is not None and info.framework == "django" and info.terminal == name:
+            return call_label(call)
+    if name in dataflow.RELATED_WRITES and isinstance(target, ast.Attribute):
+        # ``order.tags.add(tag)`` on an instance only this module's shortcuts resolve
+        owner = fetched_instance(ctx, target.value)
+        model = owner.model if owner is not None else django_model_of_self(ctx, target.value)
+        relation = querysets.relation_of(ctx, model, target.attr) if model is not None else None
+        if relation is not None and relation.to_many:
+            return call_label(call)
+    return None
+
+
+def session_commit(ctx: FileContext, call: ast.Call) -> bool:
+    return (isinstance(call.func, ast.Attribute) and call.func.attr == "commit" and not call.args
+            and querysets.is_session_like(ctx, call.func.value))
+
+
+def counted_sites(ctx: FileContext, function: ast.AST, label_of) -> tuple[int, list[tuple[int, str]]]:
+    """Most sites one run of ``function`` reaches (outside atomic blocks), and all of them."""
+    parents = dataflow.parent_map(ctx.tree, ctx.cache)
+    sites: dict[ast.Call, str] = {}
+    for node in dataflow.own_nodes(function):
+        if isinstance(node, ast.Call) and not dataflow.in_atomic(node, parents, ctx.canonical):
+            label = label_of(ctx, node)
+            if label:
+                sites[node] = label if isinstance(label, str) else f"line {node.lineno}"
+
+    def counted(node: ast.AST) -> int:
+        return sum(1 for call in dataflow.calls_in(node) if call in sites)
+
+    total = dataflow.path_count(function.body, counted)
+    return total, sorted((call.lineno, label) for call, label in sites.items())
+
+
+def commit_label(ctx: FileContext, call: ast.Call) -> str | None:
+    return f"line {call.lineno}" if session_commit(ctx, call) else None
+
+
+@rule(
+    "ORM301",
+    "multi-write-without-transaction",
+    Severity.MAJOR,
+    Category.TRANSACTIONS,
+    "{function}() {what} outside a transaction: a failure part-way leaves partial data; {fix}",
+)
+def multi_write_without_transaction(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a function whose own body performs two or more Django ORM writes
+    on one run (`save()`, `delete()`, `create()`, `update()`, `bulk_create()`,
+    `bulk_update()`, `get_or_create()`, `update_or_create()`, many-to-many
+    `add()` / `remove()` / `set()` / `clear()`) outside `transaction.atomic`
+    (as a decorator or a `with` block, imported as `transaction` or by name).
+    The SQLAlchemy form is a function that calls `session.commit()` at two or
+    more sites.
+
+    Counting is lexical and per path: writes in the two arms of an `if` are
+    alternatives, a write inside a loop counts once (a write per row is
+    ORM204), and writes inside helpers the function calls do not count.
+    Receivers must be recognised: a query of a known model, a model
+    instance read or built in the function, or `self` in a model method.
+    Migration files (already atomic) and test modules are skipped.
+
+    ## Why is this bad?
+    In autocommit mode every write commits on its own. An exception after
+    the first one (a validation error, a timeout, a deploy restart) leaves
+    an order without its lines or stock taken for an order that does not
+    exist, and nothing rolls it back.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Order(models.Model):
+        total = models.DecimalField(max_digits=10, decimal_places=2)
+
+
+    class Line(models.Model):
+        order = models.ForeignKey(Order, on_delete=models.CASCADE)
+        quantity = models.IntegerField()
+
+
+    def place_order(quantity):
+        order = Order.objects.create(total=0)
+        Line.objects.create(order=order, quantity=quantity)
+        return order
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models, transaction
+
+
+    class Order(models.Model):
+        total = models.DecimalField(max_digits=10, decimal_places=2)
+
+
+    class Line(models.Model):
+        order = models.ForeignKey(Order, on_delete=models.CASCADE)
+        quantity = models.IntegerField()
+
+
+    @transaction.atomic
+    def place_order(quantity):
+        order = Order.objects.create(total=0)
+        Line.objects.create(order=order, quantity=quantity)
+        return order
+    ```
+
+    ## References
+    - [Django: database transactions](https://docs.djangoproject.com/en/stable/topics/db/transactions/)
+    - [SQLAlchemy: managing transactions](https://docs.sqlalchemy.org/en/20/orm/session_transaction.html)
+    """
+    if ctx.kind in SKIPPED_KINDS:
+        return
+    for function in dataflow.functions(ctx.tree):
+        if dataflow.atomic_function(function, ctx.canonical):
+            continue
+        count, sites = counted_sites(ctx, function, django_write)
+        if count >= 2:
+            shown = ", ".join(label for _, label in sites[:4]) + (", ..." if len(sites) > 4 else "")
+            yield ctx.finding("ORM301", function, function=function.name, what=f"performs {count} ORM writes ({shown})",
+                              fix="decorate it with @transaction.atomic or wrap the writes in `with transaction.atomic():`")
+            continue
+        count, sites = counted_sites(ctx, function, commit_label)
+        if count >= 2:
+            lines = ", ".join(str(line) for line, _ in sites)
+            yield ctx.finding("ORM301", function, function=function.name, what=f"commits the session {count} times (lines {lines})",
+                              fix="commit once at the end, or run the unit of work in `with session.begin():`")

@@ -627,33 +627,82 @@ class Write:
     text: str  # "Book.objects.create()", "order.save()"
 
 
-def path_count(statements: list[ast.stmt], counted: Callable[[ast.stmt], int]) -> int:
+def path_count(statements: list[ast.stmt], counted: Callable[[ast.AST], int]) -> int:
     """How many counted sites one run through ``statements`` can reach at most.
 
     Branches of an ``if``/``match``/``try`` handler are alternatives (the
-    larger one counts); a loop body counts once (a write repeated per row
-    is ORM204's business).
+    larger one counts), a ``return``/``raise`` ends its path (sites after it
+    are on another path), and a loop body counts once (a write repeated per
+    row is ORM204's business).  ``counted`` is asked about expressions and
+    simple statements only, never about a compound statement's body.
     """
-    total = 0
+    through, ended = _sequence(statements, counted)
+    return max(through or 0, ended or 0)
+
+
+def _best(*values: int | None) -> int | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def _plus(value: int | None, extra: int) -> int | None:
+    return None if value is None else value + extra
+
+
+def _sequence(statements: list[ast.stmt], counted: Callable[[ast.AST], int]) -> tuple[int | None, int | None]:
+    """(most sites on a path that falls through, most sites on a path that returns/raises)."""
+    current: int | None = 0
+    ended: int | None = None
     for stmt in statements:
-        if isinstance(stmt, ast.If):
-            total += counted(stmt.test) + max(path_count(stmt.body, counted), path_count(stmt.orelse, counted))
-        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
-            total += counted(stmt.iter) + max(path_count(stmt.body, counted), path_count(stmt.orelse, counted))
-        elif isinstance(stmt, ast.While):
-            total += counted(stmt.test) + max(path_count(stmt.body, counted), path_count(stmt.orelse, counted))
-        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-            total += sum(counted(item.context_expr) for item in stmt.items) + path_count(stmt.body, counted)
-        elif isinstance(stmt, ast.Try) or (hasattr(ast, "TryStar") and isinstance(stmt, getattr(ast, "TryStar"))):
-            handlers = [path_count(h.body, counted) for h in stmt.handlers]
-            total += path_count(stmt.body, counted) + max([path_count(stmt.orelse, counted), *handlers]) + path_count(stmt.finalbody, counted)
-        elif hasattr(ast, "Match") and isinstance(stmt, getattr(ast, "Match")):
-            total += counted(stmt.subject) + max([path_count(c.body, counted) for c in stmt.cases] or [0])
-        elif isinstance(stmt, (*FUNCTION_NODES, ast.ClassDef)):
-            continue
-        else:
-            total += counted(stmt)
-    return total
+        if current is None:
+            break
+        through, stopped = _statement(stmt, counted)
+        ended = _best(ended, _plus(stopped, current))
+        current = _plus(through, current)
+    return current, ended
+
+
+def _statement(stmt: ast.stmt, counted: Callable[[ast.AST], int]) -> tuple[int | None, int | None]:
+    if isinstance(stmt, (ast.Return, ast.Raise)):
+        return None, counted(stmt)
+    if isinstance(stmt, (ast.Break, ast.Continue)):
+        return None, 0
+    if isinstance(stmt, ast.If):
+        test = counted(stmt.test)
+        body, other = _sequence(stmt.body, counted), _sequence(stmt.orelse, counted)
+        return _plus(_best(body[0], other[0]), test), _plus(_best(body[1], other[1]), test)
+    if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
+        head = counted(stmt.iter if isinstance(stmt, (ast.For, ast.AsyncFor)) else stmt.test)
+        body = _sequence(stmt.body, counted)
+        other = _sequence(stmt.orelse, counted)
+        # break/continue end an iteration, not the function: the loop falls through.
+        once = _best(body[0], body[1] if body[1] is not None and _has_loop_exit(stmt.body) else None, 0) or 0
+        return head + once + (other[0] or 0), _plus(body[1], head)
+    if isinstance(stmt, (ast.With, ast.AsyncWith)):
+        head = sum(counted(item.context_expr) for item in stmt.items)
+        body = _sequence(stmt.body, counted)
+        return _plus(body[0], head), _plus(body[1], head)
+    if isinstance(stmt, ast.Try) or stmt.__class__.__name__ == "TryStar":
+        body = _sequence(stmt.body, counted)
+        other = _sequence(stmt.orelse, counted)
+        handlers = [_sequence(h.body, counted) for h in stmt.handlers]
+        final = _sequence(stmt.finalbody, counted)
+        after_body = _plus(other[0], body[0] or 0) if body[0] is not None else None
+        through = _best(after_body, *(h[0] for h in handlers))
+        ended = _best(body[1], _plus(other[1], body[0] or 0) if body[0] is not None else None, *(h[1] for h in handlers))
+        extra = final[0] or 0
+        return _plus(through, extra), _plus(ended, extra)
+    if stmt.__class__.__name__ == "Match":
+        head = counted(stmt.subject)
+        cases = [_sequence(c.body, counted) for c in stmt.cases]
+        return _plus(_best(0, *(c[0] for c in cases)), head), _plus(_best(*(c[1] for c in cases)), head)
+    if isinstance(stmt, (*FUNCTION_NODES, ast.ClassDef)):
+        return 0, None
+    return counted(stmt), None
+
+
+def _has_loop_exit(body: list[ast.stmt]) -> bool:
+    return any(isinstance(n, (ast.Break, ast.Continue)) for stmt in body for n in ast.walk(stmt))
 
 
 def calls_in(node: ast.AST) -> Iterator[ast.Call]:
