@@ -54,7 +54,8 @@ class FileContext:
         """Fields declared in this file's class body (not inherited ones)."""
         for cls in self.facts.classes:
             if cls.qualname == model.qualname:
-                return list(cls.fields.values())
+                # Only what the index kept as fields (a type hint on a Django model is not one).
+                return [f for f in cls.fields.values() if model.fields.get(f.name) == f]
         return []
 
     def resolve(self, node: ast.AST | str) -> str | None:

@@ -321,6 +321,8 @@ class ProjectIndex:
                         cls.has_str = True
                     if not cls.ordering and parent.ordering and parent.abstract:
                         cls.ordering = parent.ordering
+                # Bare annotations (``id: int``, django-stubs style) declare no Django field.
+                cls.fields = {name: fact for name, fact in cls.fields.items() if fact.type != "annotation"}
             elif cls.framework in ("sqlalchemy", "sqlmodel") and cls.is_model:
                 for parent in self.parents(cls):
                     for name, fact in parent.fields.items():

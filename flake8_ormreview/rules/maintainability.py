@@ -146,13 +146,16 @@ def _str_suggestion(model) -> str:
     "oversized-model",
     Severity.MINOR,
     Category.MAINTAINABILITY,
-    "model {model} has {count} fields (limit {limit}): split rarely used or optional groups into related models",
+    "model {model} has {count} fields (limit {limit}): {fix}",
 )
 def oversized_model(ctx: FileContext) -> Iterator[Finding]:
     """
     ## What it does
-    Flags a model with more fields (its own and inherited ones) than the
-    `orm-max-model-fields` option allows (default 30).
+    Flags a model with more fields (its own and inherited ones, from
+    abstract bases and mixins) than the `orm-max-model-fields` option
+    allows (default 30). SQLAlchemy `relationship()` attributes, managers
+    and type hints on Django models are not fields; Core `Table`
+    definitions are not models and are not counted.
 
     ## Why is this bad?
     Wide rows make every `SELECT *` (the ORM default) read and transfer data
@@ -197,7 +200,9 @@ def oversized_model(ctx: FileContext) -> Iterator[Finding]:
     for model in documented_models(ctx):
         count = sum(1 for f in model.fields.values() if f.relation != "relationship")
         if count > limit:
-            yield ctx.finding("ORM604", model.line, 0, model=model.name, count=count, limit=limit)
+            link = "a OneToOneField" if model.framework == "django" else "a one-to-one relationship"
+            fix = f"move rarely used or optional groups of fields to a {model.name}Details model joined by {link}"
+            yield ctx.finding("ORM604", model.line, 0, model=model.name, count=count, limit=limit, fix=fix)
 
 
 @rule(
