@@ -409,3 +409,140 @@ def multi_write_without_transaction(ctx: FileContext) -> Iterator[Finding]:
             lines = ", ".join(str(line) for line, _ in sites)
             yield ctx.finding("ORM301", function, function=function.name, what=f"commits the session {count} times (lines {lines})",
                               fix="commit once at the end, or run the unit of work in `with session.begin():`")
+
+
+def django_queryset(ctx: FileContext, node: ast.AST) -> "querysets.QueryInfo | None":
+    info = querysets.query_source(ctx, node)
+    return info if info is not None and info.framework == "django" else None
+
+
+def outermost_chain(node: ast.AST, parents: dict) -> ast.AST:
+    """The whole ``a.b().c()[..]`` expression a call is part of."""
+    current = node
+    while True:
+        parent = parents.get(current)
+        if isinstance(parent, ast.Attribute) and parent.value is current:
+            grand = parents.get(parent)
+            if isinstance(grand, ast.Call) and grand.func is parent:
+                current = grand
+                continue
+            current = parent
+            continue
+        if isinstance(parent, ast.Subscript) and parent.value is current:
+            current = parent
+            continue
+        if isinstance(parent, ast.Await):
+            current = parent
+            continue
+        return current
+
+
+def functions_called_in_atomic(ctx: FileContext) -> set[str]:
+    """Names of functions (and ``self.`` methods) this module calls inside atomic blocks."""
+    found = ctx.cache.get("transactions.called_in_atomic")
+    if found is None:
+        parents = dataflow.parent_map(ctx.tree, ctx.cache)
+        found = set()
+        for node in ast.walk(ctx.tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+                if dataflow.in_atomic(node, parents, ctx.canonical):
+                    found.add(dataflow.call_name(node))
+        ctx.cache["transactions.called_in_atomic"] = found
+    return found
+
+
+def leaves_unevaluated(ctx: FileContext, top: ast.AST, function: ast.AST, parents: dict) -> bool:
+    """Is the (lazy) queryset ``top`` handed back to the caller instead of evaluated here?"""
+    info = django_queryset(ctx, top)
+    if info is not None and info.evaluated:
+        return False
+    parent = parents.get(top)
+    if isinstance(parent, (ast.Return, ast.Yield, ast.YieldFrom)):
+        return True
+    if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name):
+        name = parent.targets[0].id
+        uses = [n for n in dataflow.own_nodes(function) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)]
+        return bool(uses) and all(isinstance(parents.get(n), (ast.Return, ast.Yield, ast.YieldFrom)) for n in uses)
+    return False
+
+
+@rule(
+    "ORM302",
+    "select-for-update-outside-transaction",
+    Severity.CRITICAL,
+    Category.TRANSACTIONS,
+    "{query} is evaluated outside transaction.atomic: Django raises TransactionManagementError in autocommit (a TestCase hides it) and no row stays locked; wrap the read and the writes that depend on it in `with transaction.atomic():`",
+)
+def select_for_update_outside_transaction(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a Django `.select_for_update()` queryset evaluated in a function
+    where it is not inside `transaction.atomic` (a `with` block, or the
+    function decorated with it; `atomic` imported by name counts).
+
+    Not flagged: a lazy queryset the function returns to its caller (the
+    caller evaluates it), a function this module itself calls from inside an
+    atomic block, class- and module-level querysets, migrations (atomic) and
+    test modules.
+
+    ## Why is this bad?
+    Outside a transaction Django refuses to run the query and raises
+    `TransactionManagementError`; a test inside `TestCase` runs in a
+    transaction and never sees it, so the error first appears in
+    production. Even where it ran, the lock would be released by the
+    statement's own commit before the code that needed it runs.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Account(models.Model):
+        balance = models.IntegerField(default=0)
+
+
+    def withdraw(account_id, amount):
+        account = Account.objects.select_for_update().get(pk=account_id)
+        account.balance -= amount
+        account.save()
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models, transaction
+
+
+    class Account(models.Model):
+        balance = models.IntegerField(default=0)
+
+
+    def withdraw(account_id, amount):
+        with transaction.atomic():
+            account = Account.objects.select_for_update().get(pk=account_id)
+            account.balance -= amount
+            account.save()
+    ```
+
+    ## References
+    - [Django: select_for_update()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#select-for-update)
+    - [Django: controlling transactions explicitly](https://docs.djangoproject.com/en/stable/topics/db/transactions/#controlling-transactions-explicitly)
+    """
+    if ctx.kind in SKIPPED_KINDS:
+        return
+    parents = dataflow.parent_map(ctx.tree, ctx.cache)
+    for node in ast.walk(ctx.tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("select_for_update",)):
+            continue
+        info = django_queryset(ctx, node)
+        if info is None:
+            continue
+        function = dataflow.enclosing_function(node, parents)
+        if function is None or dataflow.in_atomic(node, parents, ctx.canonical):
+            continue
+        if function.name in functions_called_in_atomic(ctx):
+            continue
+        top = outermost_chain(node, parents)
+        if leaves_unevaluated(ctx, top, function, parents):
+            continue
+        label = dataflow.call_label(top) if isinstance(top, ast.Call) else dataflow.call_label(node)
+        yield ctx.finding("ORM302", node, query=label)
