@@ -210,14 +210,15 @@ def oversized_model(ctx: FileContext) -> Iterator[Finding]:
     "oversized-models-module",
     Severity.MINOR,
     Category.MAINTAINABILITY,
-    "this module defines {count} models (limit {limit}): split it into a models/ package by concern",
+    "this module defines {count} models (limit {limit}): split {names} into a models/ package by concern, re-exported from models/__init__.py",
 )
 def oversized_models_module(ctx: FileContext) -> Iterator[Finding]:
     """
     ## What it does
     Flags a module that defines more models than the
     `orm-max-models-per-module` option allows (default 15). The finding is
-    on line 1.
+    on line 1. Abstract and unmanaged models count; declarative bases,
+    mixins, non-table SQLModel schemas and Core `Table` objects do not.
 
     ## Why is this bad?
     A thousand-line `models.py` hides the boundaries between concerns,
@@ -253,7 +254,8 @@ def oversized_models_module(ctx: FileContext) -> Iterator[Finding]:
     models = [m for m in documented_models(ctx) if m.is_model]
     limit = ctx.options.max_models_per_module
     if len(models) > limit:
-        yield ctx.finding("ORM605", 1, 0, count=len(models), limit=limit)
+        names = ", ".join(m.name for m in models[:4]) + (", ..." if len(models) > 4 else "")
+        yield ctx.finding("ORM605", 1, 0, count=len(models), limit=limit, names=names)
 
 
 @rule(
