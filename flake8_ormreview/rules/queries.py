@@ -1,1 +1,556 @@
-"""ORM103 and ORM2xx: how the code queries the models (query sites, loops)."""
+"""ORM103 and ORM2xx: how the code queries the models (query sites, loops).
+
+Every rule here reads query expressions through :mod:`..semantic.querysets`:
+which model a chain queries, what it eager-loads, which loop variables are
+rows of which query.  Unknown receivers are silent.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Iterator
+
+from ..context import FileContext, Finding
+from ..index import Relation
+from ..registry import Category, Severity, rule
+from ..semantic.facts import ModelFact
+from ..semantic.querysets import (
+    EAGER_LAZY,
+    Instance,
+    analysis,
+    instance_of,
+    parent_of,
+    relation_of,
+)
+
+SQLA_FRAMEWORKS = ("sqlalchemy", "sqlmodel")
+
+# Methods of a related manager that read rows through the prefetch cache when it is filled.
+CACHED_READS = {"all"}
+CACHED_MAYBE = {"first", "last"}  # use the cache only on an ordered queryset: silent when prefetched
+# Methods that always run a new query, prefetched or not.
+FRESH_QUERIES = {
+    "filter", "exclude", "order_by", "values", "values_list", "get", "annotate", "alias", "select_related",
+    "prefetch_related", "only", "defer", "distinct", "latest", "earliest", "in_bulk", "iterator", "reverse",
+    "dates", "datetimes", "aget", "afirst", "alast",
+}
+PER_ROW_AGGREGATES = {"count", "exists", "aggregate", "acount", "aexists", "aaggregate"}
+CACHE_AWARE_AGGREGATES = {"count", "exists", "acount", "aexists"}
+DYNAMIC_QUERIES = {"all", "filter", "filter_by", "order_by", "first", "one", "one_or_none", "limit", "offset",
+                   "where", "options", "join", "scalar", "get", "__iter__"}
+DYNAMIC_WRITES = {"append", "remove", "extend", "add_all"}
+
+
+# -- shared: relation access on a loop row --------------------------------------------------------
+
+
+@dataclass
+class Access:
+    """``row.relation`` inside a loop: what it reaches and whether the query loaded it."""
+
+    node: ast.Attribute
+    instance: Instance
+    relation: Relation
+    path: tuple[str, ...]  # from the root query's model
+    covered: bool
+    parent: ast.AST | None = None
+    grandparent: ast.AST | None = None
+
+    @property
+    def sqlalchemy(self) -> bool:
+        return self.instance.model.framework in SQLA_FRAMEWORKS
+
+
+def relation_access(ctx: FileContext, node: ast.AST) -> Access | None:
+    if not isinstance(node, ast.Attribute) or not isinstance(node.ctx, ast.Load):
+        return None
+    instance = instance_of(ctx, node.value)
+    if instance is None or instance.query is None:
+        return None
+    relation = relation_of(ctx, instance.model, node.attr)
+    if relation is None or relation.target is None:
+        return None
+    path = instance.path + (relation.name,)
+    query = instance.query
+    covered = query.covers(path)
+    if instance.model.framework in SQLA_FRAMEWORKS:
+        covered = covered or (relation.lazy or "select") in EAGER_LAZY
+    elif query.select_related_all and instance.forward_only and relation.kind in ("fk", "o2o"):
+        covered = True
+    parent = parent_of(ctx, node)
+    grandparent = parent_of(ctx, parent) if parent is not None else None
+    return Access(node, instance, relation, path, covered, parent, grandparent)
+
+
+def row_accesses(ctx: FileContext) -> list[Access]:
+    """Relation accesses on loop rows, in source order (computed once per file)."""
+    cached = ctx.cache.get("queries.row_accesses")
+    if cached is None:
+        cached = []
+        if _mentions_models(ctx):
+            nodes = sorted((n for n in ast.walk(ctx.tree) if isinstance(n, ast.Attribute)),
+                           key=lambda n: (n.lineno, n.col_offset))
+            for node in nodes:
+                access = relation_access(ctx, node)
+                if access is not None and access.instance.kind in ("row", "single"):
+                    cached.append(access)
+        ctx.cache["queries.row_accesses"] = cached
+    return cached
+
+
+def _mentions_models(ctx: FileContext) -> bool:
+    """Cheap guard: the file imports something (an ORM or a project module that may hold models)."""
+    return bool(ctx.imports.names) or bool(ctx.models)
+
+
+def hops(ctx: FileContext, model: ModelFact, path: tuple[str, ...]) -> list[Relation] | None:
+    """The relations along ``path`` from ``model``; None when a hop is unknown."""
+    result, current = [], model
+    for name in path:
+        relation = relation_of(ctx, current, name) if current is not None else None
+        if relation is None:
+            return None
+        result.append(relation)
+        current = relation.target
+    return result
+
+
+def eager_fix(ctx: FileContext, instance: Instance, path: tuple[str, ...], relation: Relation) -> str:
+    """The eager loading that removes the per-row query for ``path``, on the right query."""
+    root = instance.query
+    source = instance.source or root
+    where = f" to {root.describe()}" if source is not root else ""
+    if instance.model.framework in SQLA_FRAMEWORKS:
+        if relation.lazy == "dynamic":
+            target = relation.target.name if relation.target else "the related"
+            return (f'lazy="dynamic" cannot be eager-loaded: declare {relation.model.name}.{relation.name} with '
+                    f'lazy="selectin" (or write_only) and load {target} rows once for all rows')
+        chain = hops(ctx, root.model, path)
+        if not chain:
+            return "eager-load the relationship"
+        loaders = []
+        for hop in chain:
+            loader = "selectinload" if hop.to_many else "joinedload"
+            loaders.append(f"{loader}({hop.model.name}.{hop.name})")
+        return f"add .options({'.'.join(loaders)}){where}"
+    lookup = root.to_attr_path(path[0]) if path else None
+    if lookup is not None and len(path) > 1:
+        rest = path[1:]
+        target = hops(ctx, root.model, lookup)
+        rest_hops = hops(ctx, target[-1].target, rest) if target and target[-1].target else None
+        method = "select_related" if rest_hops and all(h.forward_single for h in rest_hops) else "prefetch_related"
+        return (f'add .{method}("{"__".join(rest)}") to the queryset of '
+                f'Prefetch("{"__".join(lookup)}", to_attr="{path[0]}")')
+    chain = hops(ctx, root.model, path) or []
+    forward = bool(chain) and all(h.forward_single for h in chain)
+    method = "select_related" if forward else "prefetch_related"
+    return f'add .{method}("{"__".join(path)}"){where}'
+
+
+def _label(node: ast.AST, limit: int = 60) -> str:
+    text = ast.unparse(node)
+    if len(text) > limit and isinstance(node, ast.Call):
+        return ast.unparse(node.func) + "(...)"
+    return text
+
+
+def _related_call(access: Access) -> ast.Call | None:
+    parent = access.parent
+    grand = access.grandparent
+    if isinstance(parent, ast.Attribute) and isinstance(grand, ast.Call) and grand.func is parent:
+        return grand
+    return None
+
+
+def _fk_id_attribute(ctx: FileContext, access: Access) -> str | None:
+    """``author_id`` when ``row.author.<key>`` can be read from the row itself."""
+    relation, parent = access.relation, access.parent
+    if not isinstance(parent, ast.Attribute) or relation.target is None:
+        return None
+    target = relation.target
+    if relation.kind in ("fk", "o2o"):
+        fact = relation.field
+        if fact is None or "to_field" in fact.kwargs:
+            return None
+        if parent.attr == "pk" or parent.attr == target.pk_name:
+            return f"{relation.name}_id"
+        return None
+    if relation.kind == "relationship" and not relation.to_many:
+        table = ctx.index.table_name(target)
+        candidates = []
+        for fact in access.instance.model.fields.values():
+            key_table, _, key_column = fact.foreign_key.rpartition(".")
+            if fact.foreign_key and key_table == table and key_column == parent.attr:
+                candidates.append(fact.name)
+        if len(candidates) > 1 and f"{relation.name}_id" in candidates:
+            return f"{relation.name}_id"  # several keys to one table: the conventionally named one
+        return candidates[0] if len(candidates) == 1 else None
+    return None
+
+
+def query_name(ctx: FileContext, model: ModelFact, path: tuple[str, ...]) -> str:
+    """Django lookup path for annotate()/filter(): reverse accessors use their query name."""
+    names = []
+    for relation in hops(ctx, model, path) or []:
+        if relation.kind in ("reverse_fk", "reverse_m2m", "reverse_o2o") and relation.field is not None:
+            names.append(relation.field.related_name or relation.target.name.lower())
+        else:
+            names.append(relation.name)
+    return "__".join(names) if names else "__".join(path)
+
+
+# -- ORM201 -----------------------------------------------------------------------------------
+
+
+def n_plus_one_findings(ctx: FileContext) -> Iterator[tuple[Access, str, str]]:
+    """(access, label, fix) for every per-row relation load ORM201 reports."""
+    reported: set[tuple[int, tuple[str, ...]]] = set()
+    for access in row_accesses(ctx):
+        if access.instance.kind != "row":
+            continue
+        verdict = n_plus_one_verdict(ctx, access)
+        if verdict is None:
+            continue
+        key = (id(access.instance.loop), access.path)
+        if key in reported:
+            continue
+        reported.add(key)
+        yield access, verdict[0], verdict[1]
+
+
+def n_plus_one_verdict(ctx: FileContext, access: Access) -> tuple[str, str] | None:
+    relation = access.relation
+    parent = access.parent
+    if relation.forward_single:
+        if access.covered:
+            return None
+        if _fk_id_attribute(ctx, access) is not None:
+            return None  # ORM210 says it better: read the key from the row
+        outer = relation_access(ctx, parent) if isinstance(parent, ast.Attribute) else None
+        if outer is not None and n_plus_one_verdict(ctx, outer) is not None:
+            return None  # the deeper access is reported with the full path
+        return _label(access.node), eager_fix(ctx, access.instance, access.path, relation)
+    if not relation.to_many:
+        return None
+    if access.sqlalchemy:
+        lazy = relation.lazy or "select"
+        if lazy == "write_only":
+            return None
+        if lazy == "dynamic":
+            call = _related_call(access)
+            if call is not None:
+                method = call.func.attr  # type: ignore[union-attr]
+                if method in DYNAMIC_WRITES or method == "count":
+                    return None
+                return _label(call), eager_fix(ctx, access.instance, access.path, relation)
+            if _is_iterated(ctx, access.node):
+                return _label(access.node), eager_fix(ctx, access.instance, access.path, relation)
+            return None
+        if access.covered:
+            return None
+        return _label(access.node), eager_fix(ctx, access.instance, access.path, relation)
+    call = _related_call(access)
+    if call is None:
+        return None
+    method = call.func.attr  # type: ignore[union-attr]
+    if method in CACHED_READS or method in CACHED_MAYBE:
+        if access.covered:
+            return None
+        return _label(call), eager_fix(ctx, access.instance, access.path, relation)
+    if method in FRESH_QUERIES:
+        target = relation.target.name if relation.target else "the related model"
+        if access.covered:
+            fix = (f'a prefetched relation is queried again by .{method}(): use Prefetch("{"__".join(access.path)}", '
+                   f'queryset={target}.objects.{method}(...), to_attr="...") and read that list')
+        else:
+            fix = (f'prefetch it once with Prefetch("{"__".join(access.path)}", '
+                   f'queryset={target}.objects.{method}(...), to_attr="...")')
+        return _label(call), fix
+    return None
+
+
+def _is_iterated(ctx: FileContext, node: ast.AST) -> bool:
+    parent = parent_of(ctx, node)
+    if isinstance(parent, (ast.For, ast.AsyncFor, ast.comprehension)) and parent.iter is node:
+        return True
+    return isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id in ("list", "len", "sorted", "set", "tuple")
+
+
+@rule(
+    "ORM201",
+    "n-plus-one",
+    Severity.CRITICAL,
+    Category.QUERIES,
+    "N+1 query: '{access}' is loaded once per row of {query}; {fix}",
+)
+def n_plus_one(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a relation reached from the variable of a loop or comprehension
+    over a query when the query does not eager-load it: a forward foreign
+    key or one-to-one (`book.author`, `book.author.publisher.name`), a
+    reverse foreign key or many-to-many manager that loads rows
+    (`author.books.all()`, `post.tags.filter(..)`, related-name managers),
+    and SQLAlchemy lazy relationships (`user.addresses` with the default
+    `lazy="select"`, queries on `lazy="dynamic"` relationships).
+
+    Eager loading that covers the access keeps it silent: Django
+    `select_related("author")` (a bare `select_related()` for forward keys),
+    `prefetch_related("tags")`, `Prefetch("tags", ...)` and its `to_attr`,
+    nested paths such as `"author__publisher"` for `book.author.publisher`;
+    SQLAlchemy `.options(joinedload(..)/selectinload(..)/subqueryload(..)/
+    immediateload(..)/contains_eager(..))` including chained paths, and
+    relationships declared `lazy="joined"`, `"selectin"`, `"subquery"`,
+    `"immediate"`, `"raise"` or `"noload"`. Queries are followed through
+    variables refined step by step in the same function (eager loading
+    applied on only some branches does not count) and through functions of
+    the same module that return them.
+
+    Never flagged: `book.author_id` and plain columns, rows of `.values()` /
+    `.values_list()`, `get()` / `first()` results, loops over literals or
+    over a query sliced to one row. A per-row `.count()` / `.exists()` /
+    `.aggregate()` on a relation is ORM209, and `book.author.id` is ORM210.
+    Filtering a prefetched relation (`author.books.filter(..)`) runs a new
+    query per row despite the prefetch, so it is flagged with a
+    `Prefetch(queryset=..., to_attr=...)` fix. Only the first access of a
+    relation path per loop is reported.
+
+    ## Why is this bad?
+    One query for the list plus one query per row: a page of 100 books with
+    their authors costs 101 round trips. It is invisible with ten rows in
+    development and dominates response time in production.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Author(models.Model):
+        name = models.CharField(max_length=100)
+
+
+    class Book(models.Model):
+        title = models.CharField(max_length=200)
+        author = models.ForeignKey(Author, on_delete=models.CASCADE)
+
+
+    def titles():
+        return [f"{book.title} by {book.author.name}" for book in Book.objects.all()]
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+
+
+    class Author(models.Model):
+        name = models.CharField(max_length=100)
+
+
+    class Book(models.Model):
+        title = models.CharField(max_length=200)
+        author = models.ForeignKey(Author, on_delete=models.CASCADE)
+
+
+    def titles():
+        books = Book.objects.select_related("author")
+        return [f"{book.title} by {book.author.name}" for book in books]
+    ```
+
+    ## References
+    - [Django: select_related](https://docs.djangoproject.com/en/stable/ref/models/querysets/#select-related)
+    - [Django: prefetch_related and Prefetch](https://docs.djangoproject.com/en/stable/ref/models/querysets/#prefetch-related)
+    - [SQLAlchemy: relationship loading techniques](https://docs.sqlalchemy.org/en/20/orm/queryguide/relationships.html)
+    """
+    for access, label, fix in n_plus_one_findings(ctx):
+        source = access.instance.source or access.instance.query
+        yield ctx.finding("ORM201", access.node, access=label, query=source.describe(), fix=fix)
+
+
+# -- ORM209 -----------------------------------------------------------------------------------
+
+
+def per_row_aggregate_fix(ctx: FileContext, access: Access, method: str, call: ast.Call) -> str:
+    relation = access.relation
+    source = access.instance.source or access.instance.query
+    rel_path = query_name(ctx, source.model, access.instance.relative_path + (relation.name,))
+    where = f" to {source.describe()}"
+    target = relation.target.name if relation.target else "related"
+    if access.sqlalchemy:
+        owner = relation.model.name
+        return (f"count once for all rows: select({owner}, func.count({target}.id))"
+                f".outerjoin({owner}.{relation.name}).group_by({owner}.id)")
+    if method in ("exists", "aexists"):
+        if relation.kind == "reverse_fk" and relation.field is not None and not access.instance.relative_path:
+            return (f'add .annotate(has_{rel_path}=Exists({target}.objects.filter('
+                    f'{relation.field.name}=OuterRef("pk")))){where}')
+        return f'add .annotate({rel_path.replace("__", "_")}_count=Count("{rel_path}")){where} and test it'
+    if method in ("aggregate", "aaggregate"):
+        parts = []
+        for keyword in call.keywords:
+            value = keyword.value
+            if (keyword.arg and isinstance(value, ast.Call) and isinstance(value.func, (ast.Name, ast.Attribute))
+                    and value.args and isinstance(value.args[0], ast.Constant) and isinstance(value.args[0].value, str)):
+                function = value.func.id if isinstance(value.func, ast.Name) else value.func.attr
+                parts.append(f'{keyword.arg}={function}("{rel_path}__{value.args[0].value}")')
+        if parts:
+            return f"add .annotate({', '.join(parts)}){where}"
+        return f"annotate the aggregate over \"{rel_path}\" once{where}"
+    return f'add .annotate({rel_path.replace("__", "_")}_count=Count("{rel_path}")){where}'
+
+
+@rule(
+    "ORM209",
+    "per-row-aggregate",
+    Severity.MAJOR,
+    Category.QUERIES,
+    "per-row aggregate: '{access}' runs one query per row of {query}; {fix}",
+)
+def per_row_aggregate(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags `row.<reverse relation or many-to-many>.count()`, `.exists()` or
+    `.aggregate(..)` inside a loop or comprehension over a query, and
+    `.count()` on a SQLAlchemy `lazy="dynamic"` relationship per row. A
+    `.count()` / `.exists()` on a relation the query prefetched reads the
+    prefetch cache and is not flagged; `.aggregate()` always queries.
+
+    ## Why is this bad?
+    Each row issues its own `SELECT COUNT(*)` or aggregate. One annotated
+    query (`annotate(Count(..))`, `Exists(..)`, a grouped subquery) returns
+    the same numbers for every row at once; a denormalised counter avoids
+    even that.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Author(models.Model):
+        name = models.CharField(max_length=100)
+
+
+    class Book(models.Model):
+        author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="books")
+
+
+    def book_counts():
+        return {author.name: author.books.count() for author in Author.objects.all()}
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+    from django.db.models import Count
+
+
+    class Author(models.Model):
+        name = models.CharField(max_length=100)
+
+
+    class Book(models.Model):
+        author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="books")
+
+
+    def book_counts():
+        authors = Author.objects.annotate(book_count=Count("books"))
+        return {author.name: author.book_count for author in authors}
+    ```
+
+    ## References
+    - [Django: aggregation, annotate() with Count](https://docs.djangoproject.com/en/stable/topics/db/aggregation/)
+    - [Django: Exists() subqueries](https://docs.djangoproject.com/en/stable/ref/models/expressions/#exists-subqueries)
+    """
+    for access in row_accesses(ctx):
+        if access.instance.kind != "row" or not access.relation.to_many:
+            continue
+        call = _related_call(access)
+        if call is None:
+            continue
+        method = call.func.attr  # type: ignore[union-attr]
+        if access.sqlalchemy:
+            if (access.relation.lazy or "select") != "dynamic" or method != "count":
+                continue
+        else:
+            if method not in PER_ROW_AGGREGATES:
+                continue
+            if access.covered and method in CACHE_AWARE_AGGREGATES:
+                continue
+        source = access.instance.source or access.instance.query
+        yield ctx.finding("ORM209", call, access=_label(call), query=source.describe(),
+                          fix=per_row_aggregate_fix(ctx, access, method, call))
+
+
+# -- ORM210 -----------------------------------------------------------------------------------
+
+
+@rule(
+    "ORM210",
+    "fk-object-for-id",
+    Severity.MINOR,
+    Category.QUERIES,
+    "'{access}' loads the {target} row only to read its key; use '{replacement}'",
+)
+def fk_object_for_id(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags `obj.author.id` / `obj.author.pk` where `obj` is a row of a query
+    or a fetched object (`get()`, `first()`) and the key is already on the
+    row: Django's `obj.author_id` for a forward `ForeignKey`/`OneToOneField`
+    (without `to_field`), or the mapped local foreign-key column of a
+    SQLAlchemy many-to-one relationship (`post.author_id`). Not flagged when
+    the query eager-loads the relation (no query is saved then).
+
+    ## Why is this bad?
+    Reading the related object runs a query (per row in a loop) just to
+    return a value the row already holds in its foreign-key column.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Author(models.Model):
+        name = models.CharField(max_length=100)
+
+
+    class Book(models.Model):
+        author = models.ForeignKey(Author, on_delete=models.CASCADE)
+
+
+    def author_ids():
+        return [book.author.id for book in Book.objects.all()]
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+
+
+    class Author(models.Model):
+        name = models.CharField(max_length=100)
+
+
+    class Book(models.Model):
+        author = models.ForeignKey(Author, on_delete=models.CASCADE)
+
+
+    def author_ids():
+        return [book.author_id for book in Book.objects.all()]
+    ```
+
+    ## References
+    - [Django: ForeignKey database representation (`<field>_id`)](https://docs.djangoproject.com/en/stable/ref/models/fields/#database-representation)
+    - [Django performance: use foreign key values directly](https://docs.djangoproject.com/en/stable/topics/db/optimization/#use-foreign-key-values-directly)
+    """
+    for access in row_accesses(ctx):
+        if access.covered or not access.relation.forward_single:
+            continue
+        column = _fk_id_attribute(ctx, access)
+        if column is None:
+            continue
+        parent = access.parent
+        replacement = f"{ast.unparse(access.node.value)}.{column}"
+        yield ctx.finding("ORM210", access.node, access=ast.unparse(parent),
+                          target=access.relation.target.name, replacement=replacement)

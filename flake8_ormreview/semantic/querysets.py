@@ -192,6 +192,14 @@ class Instance:
     path: tuple[str, ...] = ()  # relation path from ``query``'s model to this instance
     forward_only: bool = True  # every hop of ``path`` is a forward FK / O2O (bare select_related())
     loop: ast.AST | None = None  # the loop that binds it (kind == "row")
+    source: QueryInfo | None = None  # the query iterated by that loop (``query`` or a related query of it)
+
+    @property
+    def relative_path(self) -> tuple[str, ...]:
+        """Relation path from ``source``'s rows to this instance."""
+        if self.source is None:
+            return self.path
+        return self.path[len(self.source.path):]
 
 
 @dataclass
@@ -519,7 +527,7 @@ class QueryAnalysis:
         info = self.resolve(node, env)
         if info is not None:
             if info.result == SINGLE and info.returns_model_object():
-                return Instance(info.model, "single", info.root_query, info.path)
+                return Instance(info.model, "single", info.root_query, info.path, source=info)
             if info.framework == "django" and info.terminal in DJANGO_CREATING:
                 return Instance(info.model, "new" if info.terminal in ("create", "acreate") else "single", None)
             return info
@@ -549,7 +557,7 @@ class QueryAnalysis:
         forward = owner.forward_only if owner is not None else True
         if info.relation is not None and not info.relation.forward_single:
             forward = False
-        return Instance(info.model, "row", info.root_query, info.path, forward, loop)
+        return Instance(info.model, "row", info.root_query, info.path, forward, loop, info)
 
     # -- resolution ------------------------------------------------------------------------
 
@@ -583,7 +591,8 @@ class QueryAnalysis:
             if relation is None or relation.target is None or not relation.forward_single:
                 return None
             return Instance(relation.target, owner.kind, owner.query, owner.path + (relation.name,),
-                            owner.forward_only and relation.kind in ("fk", "o2o", "relationship"), owner.loop)
+                            owner.forward_only and relation.kind in ("fk", "o2o", "relationship"), owner.loop,
+                            owner.source)
         return None
 
     def resolve(self, node: ast.AST, env: Env, depth: int = 0) -> QueryInfo | None:
@@ -997,8 +1006,15 @@ def merge_envs(a: Env, b: Env) -> Env:
             merged[name] = left
         elif isinstance(left, QueryInfo) and isinstance(right, QueryInfo):
             if left.model.qualname == right.model.qualname and left.result == right.result:
+                common = 0
+                for (_, mine), (_, theirs) in zip(left.chain, right.chain):
+                    if mine is not theirs:
+                        break
+                    common += 1
                 merged[name] = replace(
                     left,
+                    chain=left.chain[:common] if left.root is right.root else left.chain,
+                    executed_at=tuple(i for i in left.executed_at if i < common or left.root is not right.root),
                     eager=left.eager & right.eager,
                     select_related_all=left.select_related_all and right.select_related_all,
                     eager_all=left.eager_all and right.eager_all,
