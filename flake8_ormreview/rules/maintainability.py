@@ -327,8 +327,11 @@ def legacy_relationship_api(ctx: FileContext) -> Iterator[Finding]:
             if fact.relation != "relationship":
                 continue
             if fact.backref:
-                yield ctx.finding("ORM606", fact.line, fact.col, what=f"relationship(backref=...) on {model.name}.{fact.name}",
-                                  fix="declare both sides with back_populates=")
+                other = fact.backref if fact.backref != "backref" else "<name>"
+                target = fact.target.split(".")[-1].strip("'\"") or "the related class"
+                fix = (f'use back_populates="{other}" here and declare {target}.{other} = '
+                       f'relationship(back_populates="{fact.name}") on the other side')
+                yield ctx.finding("ORM606", fact.line, fact.col, what=f"relationship(backref=...) on {model.name}.{fact.name}", fix=fix)
             if fact.lazy == "dynamic":
                 yield ctx.finding("ORM606", fact.line, fact.col, what=f'lazy="dynamic" on {model.name}.{fact.name}',
                                   fix='use WriteOnlyMapped[...] / lazy="write_only" (or selectinload for reads)')
