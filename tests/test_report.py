@@ -1,0 +1,327 @@
+"""The markdown review builder: template structure, safe fencing, score, determinism."""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from flake8_ormreview.index import ProjectIndex
+from flake8_ormreview.report.builder import (
+    H_CRITICAL,
+    H_DASHBOARD,
+    H_EXCELLENCE,
+    H_OPPORTUNITIES,
+    H_TASKS,
+    H_VALIDATION,
+    TITLE,
+    build_review,
+)
+from flake8_ormreview.report.examples import build_example
+from flake8_ormreview.report.markdown import code, fence, parse_structure
+from flake8_ormreview.report.records import ReportFinding, make_record
+from flake8_ormreview.report.scoring import grade, performance_score
+
+ISSUE_LABELS = [
+    "Location", "Impact", "Technical Severity", "Root Cause", "Blast Radius",
+    "Remediation Strategy", "Prevention Measures", "Implementation Example",
+]
+
+MODELS = textwrap.dedent(
+    '''\
+    """Shop models."""
+    from django.db import models
+
+
+    class Author(models.Model):
+        """A writer."""
+
+        name = models.CharField(max_length=100)
+        api_token = models.CharField(max_length=64)
+
+
+    class Book(models.Model):
+        """A title."""
+
+        author = models.ForeignKey(Author, on_delete=models.CASCADE, db_index=False)
+        status = models.CharField(max_length=20)
+    '''
+)
+
+VIEWS = textwrap.dedent(
+    '''\
+    from django.db import transaction
+
+    from .models import Book
+
+
+    def titles():
+        return [book.author.name for book in Book.objects.filter(status="live")]
+
+
+    def search(term):
+        return Book.objects.raw(f"SELECT * FROM shop_book WHERE title = '{term}'")
+    '''
+)
+
+
+def records_for(tmp_path, files: dict[str, str], findings: dict[str, list[tuple[int, int, str, str]]]):
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    index = ProjectIndex([str(tmp_path)], cache_dir=None)
+    return {
+        str(tmp_path / name): make_record(str(tmp_path / name), text, findings.get(name, []), index)
+        for name, text in files.items()
+    }
+
+
+@pytest.fixture
+def shop_records(tmp_path):
+    return records_for(
+        tmp_path,
+        {"shop/__init__.py": "", "shop/models.py": MODELS, "shop/views.py": VIEWS},
+        {
+            "shop/models.py": [
+                (9, 4, "ORM501", "Author.api_token looks like a secret ('token') stored as plain CharField: use an encrypted field"),
+                (15, 4, "ORM101", "foreign key 'Book.author' -> Author has no index; drop db_index=False"),
+                (16, 4, "ORM103", "Book.objects.filter(status=..) filters on 'status', which no index covers"),
+                (5, 0, "ORM601", "model Author has no docstring"),
+            ],
+            "shop/views.py": [
+                (7, 12, "ORM201", "N+1 query: 'book.author' is loaded once per row of Book.objects.filter(...); add .select_related(\"author\")"),
+                (11, 11, "ORM502", "SQL built with an f-string reaches Book.objects.raw(); pass the values as params"),
+                (3, 0, "F401", "'.models.Book' imported but unused"),
+                (12, 1, "W391", "blank line at end of file"),
+            ],
+        },
+    )
+
+
+def headings(text: str) -> list[tuple[int, str]]:
+    return parse_structure(text)[0]
+
+
+def test_template_headings_in_order(shop_records):
+    text = build_review(shop_records, "2026-01-02", ["shop"]).text
+    top = [h for h in headings(text) if h[0] <= 2]
+    assert top == [(1, TITLE), (2, H_DASHBOARD), (2, H_EXCELLENCE), (2, H_CRITICAL), (2, H_OPPORTUNITIES), (2, H_TASKS), (2, H_VALIDATION)]
+    subsections = [h[1] for h in headings(text) if h[0] == 3 and not h[1].startswith("Issue")]
+    assert subsections == ["Schema & Indexing", "Query Optimization", "Data Integrity & Security", "Migration Safety", "Maintainability"]
+
+
+def section(text: str, heading: str) -> str:
+    start = text.index(heading)
+    following = re.search(r"^## ", text[start + len(heading):], re.M)
+    return text[start: start + len(heading) + (following.start() if following else len(text))]
+
+
+def test_dashboard_has_score_and_four_grades(shop_records):
+    text = build_review(shop_records, "2026-01-02", ["shop"]).text
+    dashboard = section(text, H_DASHBOARD)
+    labels = re.findall(r"^- \*\*([^*]+)\*\*:", dashboard, re.M)
+    assert labels == ["Performance Score", "Data Integrity", "Scalability", "Security", "Maintainability"]
+    score = int(re.search(r"Performance Score\*\*: (\d+)/100", dashboard).group(1))
+    assert 0 <= score < 100
+    assert "docs/report.md#performance-score" in dashboard
+    assert re.search(r"\*\*Security\*\*: grade D — 2 critical", dashboard)
+    assert "F 1" in dashboard and "W 1" in dashboard  # flake8 counts of the same run
+
+
+def test_every_critical_finding_is_an_issue_with_all_labels(shop_records):
+    text = build_review(shop_records, "2026-01-02", ["shop"]).text
+    critical = section(text, H_CRITICAL)
+    issues = re.split(r"^### Issue \d+: ", critical, flags=re.M)[1:]
+    codes = sorted(re.search(r"\((ORM\d{3})", issue.splitlines()[0]).group(1) for issue in issues)
+    assert codes == ["ORM101", "ORM201", "ORM501", "ORM502"]
+    for issue in issues:
+        assert re.findall(r"^- \*\*([^*]+)\*\*:", issue, re.M) == ISSUE_LABELS
+        block = re.search(r"^```python\n(.*?)^```$", issue, re.S | re.M).group(1)
+        assert block.index("# Current Implementation (Inefficient)") < block.index("# Improved Solution (Optimized)") < block.index("# Additional Safeguards")
+
+
+def example_block(text: str, code_: str) -> tuple[str, str]:
+    critical = section(text, H_CRITICAL)
+    for issue in re.split(r"^### Issue \d+: ", critical, flags=re.M)[1:]:
+        if f"({code_}" in issue.splitlines()[0]:
+            block = re.search(r"^```python\n(.*?)^```$", issue, re.S | re.M).group(1)
+            current = block.split("# Improved Solution (Optimized)")[0].split("\n", 1)[1]
+            improved = block.split("# Improved Solution (Optimized)\n")[1].split("# Additional Safeguards")[0]
+            return current, improved
+    raise AssertionError(code_)
+
+
+def test_examples_rewrite_the_real_lines(shop_records):
+    text = build_review(shop_records, "2026-01-02", ["shop"]).text
+    current, improved = example_block(text, "ORM101")
+    assert "author = models.ForeignKey(Author, on_delete=models.CASCADE, db_index=False)" in current
+    assert "author = models.ForeignKey(Author, on_delete=models.CASCADE, db_index=True)" in improved
+    current, improved = example_block(text, "ORM201")
+    assert 'Book.objects.filter(status="live")]' in current
+    assert 'Book.objects.filter(status="live").select_related("author")]' in improved
+    current, improved = example_block(text, "ORM502")
+    assert "f\"SELECT * FROM shop_book WHERE title = '{term}'\")" in current
+    assert "Book.objects.raw('SELECT * FROM shop_book WHERE title = %s', [term])" in improved
+    current, improved = example_block(text, "ORM501")
+    assert "api_token = models.CharField(max_length=64)" in current
+    assert "api_token = EncryptedCharField(max_length=64)" in improved
+
+
+def test_select_for_update_example_wraps_that_function():
+    source = "def reserve(pk):\n    book = Book.objects.select_for_update().get(pk=pk)\n    return book\n"
+    example = build_example(source.splitlines(), ast.parse(source), 2, 11, "ORM302", "wrap it", "v.py")
+    assert example["current"] == "def reserve(pk):\n    book = Book.objects.select_for_update().get(pk=pk)"
+    assert example["improved"] == "@transaction.atomic\ndef reserve(pk):\n    book = Book.objects.select_for_update().get(pk=pk)"
+
+
+def test_sqlalchemy_examples():
+    source = (
+        "from sqlalchemy import select, text\n"
+        "def names(session):\n"
+        "    for post in session.scalars(select(Post).where(Post.status == 'live')).all():\n"
+        "        print(post.author.name)\n"
+        "def find(session, name):\n"
+        "    return session.execute(text(f\"SELECT * FROM users WHERE name = '{name}'\"))\n"
+    )
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    n1 = build_example(lines, tree, 4, 14, "ORM201", "N+1; add .options(selectinload(Post.author))", "a.py")
+    assert "select(Post).where(Post.status == 'live').options(selectinload(Post.author))).all():" in n1["improved"]
+    sql = build_example(lines, tree, 6, 11, "ORM502", "raw", "a.py")
+    assert "text('SELECT * FROM users WHERE name = :p0').bindparams(p0=name)" in sql["improved"]
+
+
+def test_locations_and_tasks(shop_records):
+    text = build_review(shop_records, "2026-01-02", ["shop"]).text
+    assert re.search(r"\*\*Location\*\*: `[^`]*shop/models.py:lines 15-15`", text)
+    tasks = section(text, H_TASKS)
+    assert [line[:3] for line in tasks.splitlines() if re.match(r"\d\. ", line)] == ["1. ", "2. ", "3. ", "4. ", "5. "]
+    first_task = tasks.split("2. ")[0]
+    assert first_task.index("ORM101") < first_task.index("ORM103")  # most severe first
+
+
+def test_validation_checklist_reflects_findings(shop_records):
+    text = build_review(shop_records, "2026-01-02", ["shop"]).text
+    checklist = section(text, H_VALIDATION)
+    items = [line for line in checklist.splitlines() if line.startswith("- ")]
+    assert len(items) == 6
+    assert items[0].startswith("- ❌ Indexes on all foreign keys") and "ORM101" in items[0]
+    assert items[1].startswith("- ❌ No N+1") and "ORM201" in items[1]
+    assert items[2].startswith("- ✅ Migration scripts")
+    assert items[3].startswith("- ❌ Sensitive data")
+    assert items[5].startswith("- ❌ All ORM and schema code must pass Flake8") and "F 1" in items[5]
+
+
+def test_excellence_is_honest_when_nothing_qualifies(shop_records):
+    text = build_review(shop_records, "2026-01-02", ["shop"]).text
+    excellence = section(text, H_EXCELLENCE)
+    assert re.findall(r"^- ✅ \*\*([^*]+)\*\*:", excellence, re.M) == ["Indexing Strategy", "Query Optimization", "Migration Safety", "Documentation"]
+    assert "**Indexing Strategy**: none found" in excellence
+    assert "**Migration Safety**: none found" in excellence
+    assert "**Documentation**: 2 of 2 models have a docstring (100%)" in excellence
+
+
+def test_no_critical_section_says_so(tmp_path):
+    records = records_for(tmp_path, {"m.py": "x = 1\n"}, {"m.py": [(1, 0, "E225", "missing whitespace")]})
+    text = build_review(records, "2026-01-02", ["."]).text
+    assert "No critical finding" in section(text, H_CRITICAL)
+    assert "Performance Score**: 100/100" in text
+
+
+def test_same_records_same_bytes(shop_records):
+    first = build_review(shop_records, "2026-01-02", ["shop"]).text
+    second = build_review(dict(reversed(list(shop_records.items()))), "2026-01-02", ["shop"]).text
+    assert first == second
+
+
+def test_large_projects_cap_examples_but_keep_locations(tmp_path):
+    lines = ["from django.db import models", "", "", "class Big(models.Model):", '    """Big."""', ""]
+    findings = []
+    for number in range(40):
+        lines.append(f"    f{number} = models.IntegerField()")
+        findings.append((len(lines), 4, "ORM303", f"Big.f{number} message"))
+    records = records_for(tmp_path, {"big.py": "\n".join(lines) + "\n"}, {"big.py": findings})
+    text = build_review(records, "2026-01-02", ["."]).text
+    constraint = text.split("**Constraint Enforcement**")[1].split("**Sensitive Data**")[0]
+    assert constraint.count("Big.f") == 5  # capped messages
+    assert "and 35 more at:" in constraint
+    for _, _, _, message in findings:
+        line = [ln for ln, _, _, m in findings if m == message][0]
+        assert f"big.py:{line}`" in constraint
+
+
+PIECES = list("`~#<>*_[]()!|\\-=:\"' \tax1") + ["```", "````", "</div>", "<script>", "\n# H", "\n## H", "\n---\n", "\n    "]
+ADVERSARIAL = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(comment=ADVERSARIAL, message=ADVERSARIAL)
+def test_heading_structure_survives_any_source(tmp_path_factory, comment, message):
+    tmp_path = tmp_path_factory.mktemp("adv")
+    comment = comment.replace("\r", "")
+    source = "from django.db import models\n\n\nclass Author(models.Model):\n    '''x'''\n    password = models.CharField(max_length=9)  # " + comment.replace("\n", " ") + "\n    s = '''" + comment.replace("'", "").replace("\\", "") + "'''\n"
+    records = records_for(tmp_path, {"m.py": source}, {"m.py": [(6, 4, "ORM501", "bad " + message), (7, 4, "ORM303", message)]})
+    review = build_review(records, "2026-01-02", ["."])
+    parsed_headings, fences = parse_structure(review.text)
+    assert parsed_headings == review.document.headings
+    assert [h for h in parsed_headings if h[0] == 2][0] == (2, H_DASHBOARD)
+    assert fences == 1
+
+
+@given(st.text(max_size=40))
+def test_code_span_and_fence_cannot_be_escaped(text):
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark")
+    flat = " ".join(text.split())
+    if flat:
+        children = md.parseInline(code(text))[0].children
+        assert [t.type for t in children] == ["code_inline"]
+        assert children[0].content.strip() == flat.replace("\0", "\ufffd").strip()
+    body = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
+    tokens = [t for t in md.parse(fence(text)) if t.type == "fence"]
+    assert len(tokens) == 1 and tokens[0].content == body.replace("\0", "\ufffd") + "\n"
+
+
+def finding(code_: str, line: int = 1) -> ReportFinding:
+    return ReportFinding("m.py", line, 0, code_, "m")
+
+
+def test_score_is_100_only_without_performance_findings():
+    assert performance_score([], 5, 5) == 100
+    assert performance_score([finding("ORM601"), finding("ORM501")], 5, 5) == 100
+    assert performance_score([finding("ORM103")], 1000, 1000) == 99
+
+
+@given(
+    st.lists(st.sampled_from(["ORM101", "ORM102", "ORM103", "ORM201", "ORM202", "ORM208"]), max_size=30),
+    st.sampled_from(["ORM101", "ORM102", "ORM103", "ORM201", "ORM202", "ORM208"]),
+    st.integers(0, 200),
+    st.integers(0, 200),
+)
+def test_more_findings_never_raise_the_score(codes, extra, models, sites):
+    findings = [finding(c, n) for n, c in enumerate(codes, 1)]
+    before = performance_score(findings, models, sites)
+    after = performance_score(findings + [finding(extra, 999)], models, sites)
+    assert after <= before < 101
+    assert after < 100
+
+
+def test_graver_findings_never_raise_the_score():
+    minor = performance_score([finding("ORM103")], 10, 10)
+    major = performance_score([finding("ORM102")], 10, 10)
+    critical = performance_score([finding("ORM101")], 10, 10)
+    assert critical <= major <= minor < 100
+
+
+def test_grades():
+    assert grade([]).letter == "A"
+    assert grade([finding("ORM601")]).letter == "B"
+    assert grade([finding("ORM304"), finding("ORM601")]).letter == "C"
+    assert grade([finding("ORM501")]).letter == "D"
+    result = grade([finding("ORM501", 3), finding("ORM502", 2), finding("ORM501", 1), finding("ORM505")])
+    assert result.letter == "F" and result.worst == finding("ORM501", 1)
