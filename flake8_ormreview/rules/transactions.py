@@ -546,3 +546,158 @@ def select_for_update_outside_transaction(ctx: FileContext) -> Iterator[Finding]
             continue
         label = dataflow.call_label(top) if isinstance(top, ast.Call) else dataflow.call_label(node)
         yield ctx.finding("ORM302", node, query=label)
+
+
+LOCKING_METHODS = ("select_for_update", "with_for_update")
+
+
+def increment(stmt: ast.stmt) -> tuple[ast.Name, str, str, ast.AST] | None:
+    """``obj.f += n`` / ``obj.f = obj.f - n`` -> (obj, f, "+" or "-", n)."""
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, (ast.Add, ast.Sub)):
+        target = stmt.target
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+            return target.value, target.attr, "+" if isinstance(stmt.op, ast.Add) else "-", stmt.value
+        return None
+    if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ast.BinOp)):
+        return None
+    target, value = stmt.targets[0], stmt.value
+    if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and isinstance(value.op, (ast.Add, ast.Sub))):
+        return None
+
+    def same(node: ast.AST) -> bool:
+        return (isinstance(node, ast.Attribute) and node.attr == target.attr
+                and isinstance(node.value, ast.Name) and node.value.id == target.value.id)
+
+    sign = "+" if isinstance(value.op, ast.Add) else "-"
+    if same(value.left):
+        return target.value, target.attr, sign, value.right
+    if sign == "+" and same(value.right):
+        return target.value, target.attr, sign, value.left
+    return None
+
+
+def read_lock(ctx: FileContext, obj: ast.Name) -> tuple[ModelFact, bool] | None:
+    """The model of the instance ``obj`` holds and whether its read took a row lock; ``None`` when unknown."""
+    instance = querysets.instance_of(ctx, obj)
+    if instance is not None:
+        if instance.kind not in ("single", "row") or instance.path or instance.query is None:
+            return None
+        query = instance.query
+        locked = query.has(*LOCKING_METHODS) or any(
+            kw.arg == "with_for_update" and not (isinstance(kw.value, ast.Constant) and not kw.value.value)
+            for kw in getattr(query.node, "keywords", []) if query.origin == "session_get"
+        )
+        return instance.model, locked
+    instance = fetched_instance(ctx, obj)  # get_object_or_404(Model | queryset, ..)
+    if instance is None:
+        return None
+    return instance.model, instance.query is not None and instance.query.has(*LOCKING_METHODS)
+
+
+def saved_after(ctx: FileContext, function: ast.AST, obj: str, line: int, framework: str) -> ast.Call | None:
+    """The ``obj.save()`` (Django) or session commit (SQLAlchemy) after ``line`` in ``function``."""
+    for node in dataflow.own_nodes(function):
+        if not isinstance(node, ast.Call) or node.lineno <= line:
+            continue
+        if framework == "django":
+            if (isinstance(node.func, ast.Attribute) and node.func.attr in ("save", "asave")
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == obj):
+                return node
+        elif session_commit(ctx, node):
+            return node
+    return None
+
+
+def lost_update_fix(model: ModelFact, obj: str, field: str, sign: str, delta: str) -> tuple[str, str]:
+    pk = model.pk_name if model.framework != "django" else "pk"
+    if model.framework == "django":
+        return (f'{model.name}.objects.filter(pk={obj}.pk).update({field}=F("{field}") {sign} {delta})',
+                "select_for_update() inside transaction.atomic")
+    return (f"update({model.name}).where({model.name}.{pk} == {obj}.{pk}).values({field}={model.name}.{field} {sign} {delta})",
+            "with_for_update()")
+
+
+@rule(
+    "ORM306",
+    "lost-update",
+    Severity.MAJOR,
+    Category.TRANSACTIONS,
+    "lost update: {obj}.{field} is read without a row lock, changed in Python ({sign}= {delta}) and written back by {save}; concurrent requests overwrite each other; use {fix} (or lock the read with {lock})",
+)
+def lost_update(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a read-modify-write of a model column: `obj.f += n`,
+    `obj.f -= n` or `obj.f = obj.f + n` on an instance read in the same
+    function (`get()`, `first()`, `get_object_or_404()`, a loop over a
+    query, `session.get()`, `session.scalars(select(M)..).one()`, ...),
+    followed by `obj.save()` (Django) or a session commit (SQLAlchemy),
+    when the read did not use `select_for_update()` / `with_for_update()`.
+
+    Not flagged: new objects (`Model(..)`), objects whose origin the function
+    does not show (parameters, `self`), properties and relations (only
+    mapped columns count), migrations and test modules.
+
+    ## Why is this bad?
+    Two requests read `stock = 5`, both compute `4`, both save `4`: one sale
+    vanished. A transaction alone does not prevent it under READ COMMITTED.
+    Letting the database do the arithmetic (`F("stock") - 1`,
+    `Product.stock - 1`) is atomic; locking the row on read serialises the
+    writers.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Product(models.Model):
+        stock = models.IntegerField(default=0)
+
+
+    def sell(product_id):
+        product = Product.objects.get(pk=product_id)
+        product.stock -= 1
+        product.save()
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+    from django.db.models import F
+
+
+    class Product(models.Model):
+        stock = models.IntegerField(default=0)
+
+
+    def sell(product_id):
+        Product.objects.filter(pk=product_id).update(stock=F("stock") - 1)
+    ```
+
+    ## References
+    - [Django: avoiding race conditions using F()](https://docs.djangoproject.com/en/stable/ref/models/expressions/#avoiding-race-conditions-using-f)
+    - [SQLAlchemy: UPDATE with a SQL expression](https://docs.sqlalchemy.org/en/20/orm/queryguide/dml.html#orm-update-and-delete-with-custom-where-criteria)
+    - [SQLAlchemy: Select.with_for_update()](https://docs.sqlalchemy.org/en/20/core/selectable.html#sqlalchemy.sql.expression.Select.with_for_update)
+    """
+    if ctx.kind in SKIPPED_KINDS:
+        return
+    for function in dataflow.functions(ctx.tree):
+        for stmt in dataflow.own_nodes(function):
+            found = increment(stmt) if isinstance(stmt, (ast.AugAssign, ast.Assign)) else None
+            if found is None:
+                continue
+            obj, field_name, sign, delta = found
+            read = read_lock(ctx, obj)
+            if read is None or read[1]:
+                continue
+            model = read[0]
+            fact = model.fields.get(field_name)
+            if fact is None or fact.relation or not fact.is_db_column:
+                continue
+            save = saved_after(ctx, function, obj.id, getattr(stmt, "end_lineno", stmt.lineno) or stmt.lineno, model.framework)
+            if save is None:
+                continue
+            delta_text = dataflow.source_text(delta, 20)
+            fix, lock = lost_update_fix(model, obj.id, field_name, sign, delta_text)
+            yield ctx.finding("ORM306", stmt, obj=obj.id, field=field_name, sign=sign, delta=delta_text,
+                              save=dataflow.call_label(save), fix=fix, lock=lock)
