@@ -6,10 +6,11 @@ import ast
 import os
 
 from .context import FileContext, Finding
-from .index import ProjectIndex, get_index
+from .index import ProjectIndex, get_index, worth_indexing
 from .options import Options
 from .registry import all_rules, get_rule
 from .semantic.extract import ModuleExtractor
+from .semantic.facts import ModuleFacts
 from .semantic.names import module_name_for
 
 
@@ -37,11 +38,15 @@ def analyze(
                 return []
         if index is None:
             index = get_index(options.source_roots)
+        index.ensure_fresh()
+        path = index.key_for(path)  # an editor's absolute path names the same file as the walk's
         root = index.root_for(path)
         module = module_name_for(path, root)
-        extractor = ModuleExtractor(tree, os.path.normpath(path), root, module)
+        extractor = ModuleExtractor(tree, path, root, module)
         facts = extractor.run()
-        index.override(facts)
+        # The index must see what a disk read would give (same pre-filter), else every
+        # file the pre-filter skips would count as edited and re-resolve the project.
+        index.override(facts if worth_indexing(source) else ModuleFacts(path=path, module=module))
         ctx = FileContext(
             path=os.path.normpath(path),
             source=source,

@@ -50,6 +50,12 @@ DJANGO_LIBRARY_MODELS = {
 SQLA_BASE_ROOTS = {"sqlalchemy:DeclarativeBase", "sqlalchemy:DeclarativeBaseNoMeta", "sqlalchemy:Base"}
 
 
+def worth_indexing(source: str | bytes) -> bool:
+    """The index's pre-filter: text mentioning no ORM word defines no model, migration or base."""
+    raw = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
+    return INTERESTING.search(raw) is not None
+
+
 def facts_for_source(source: str | bytes, path: str, root: str) -> ModuleFacts:
     """Extract facts from source text; unparsable text gives empty facts."""
     from .semantic.names import module_name_for
@@ -100,6 +106,7 @@ class ProjectIndex:
     overrides: dict[str, ModuleFacts] = field(default_factory=dict)
     stale: bool = True
     _resolved: bool = False
+    _keys_by_abspath: dict[str, str] | None = None
 
     # -- building -----------------------------------------------------------------------
 
@@ -117,6 +124,19 @@ class ProjectIndex:
                 for name in sorted(filenames):
                     if name.endswith(SOURCE_SUFFIXES):
                         yield os.path.normpath(os.path.join(dirpath, name))
+
+    def key_for(self, path: str) -> str:
+        """The key the tree walk uses for ``path``: absolute and relative spellings agree.
+
+        Editors pass absolute paths while the walk yields root-relative ones; without
+        this the same file would be indexed twice and re-resolved on every lint.
+        """
+        key = os.path.normpath(path)
+        if key in self.files:
+            return key
+        if self._keys_by_abspath is None:
+            self._keys_by_abspath = {os.path.abspath(known): known for known in self.files}
+        return self._keys_by_abspath.get(os.path.abspath(key), key)
 
     def root_for(self, path: str) -> str:
         absolute = os.path.abspath(path)
@@ -191,10 +211,13 @@ class ProjectIndex:
                         facts = facts_for_source(handle.read(), path, self.root_for(path))
                 except OSError:
                     continue
+                except Exception:  # noqa: BLE001 - one odd file must not break every other file's analysis
+                    facts = ModuleFacts(path=path, module="")
             current[path] = (stat.st_mtime_ns, stat.st_size, facts)
         if set(current) != set(previous):
             changed = True
         self.files = current
+        self._keys_by_abspath = None
         self.stale = False
         self._resolved = False
         if changed or not (self.cache_file and os.path.exists(self.cache_file)):
