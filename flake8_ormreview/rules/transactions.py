@@ -15,6 +15,7 @@ from ..registry import Category, Severity, rule
 from ..semantic import dataflow, querysets
 from ..semantic.dataflow import call_label
 from ..semantic.facts import ModelFact
+from ..semantic.names import canonical
 from .schema import schema_models
 
 STRING_FIELDS = {
@@ -701,3 +702,141 @@ def lost_update(ctx: FileContext) -> Iterator[Finding]:
             fix, lock = lost_update_fix(model, obj.id, field_name, sign, delta_text)
             yield ctx.finding("ORM306", stmt, obj=obj.id, field=field_name, sign=sign, delta=delta_text,
                               save=dataflow.call_label(save), fix=fix, lock=lock)
+
+
+GET_OR_CREATE = ("get_or_create", "update_or_create", "aget_or_create", "aupdate_or_create")
+NOT_LOOKUPS = ("defaults", "create_defaults")
+
+
+def has_unknown_bases(ctx: FileContext, model: ModelFact) -> bool:
+    """Does ``model`` inherit from a class the index cannot see (its fields would be unknown)?"""
+    for cls in [model, *ctx.index.parents(model)]:
+        for base in cls.bases:
+            target = ctx.index.resolve_symbol(base)
+            if canonical(target) != "django:Model" and target not in ctx.index.classes:
+                return True
+    return False
+
+
+def unique_sets(ctx: FileContext, model: ModelFact) -> list[set[str]]:
+    """Field sets a unique constraint covers: pk, unique fields, UniqueConstraint, unique_together."""
+    sets = [{model.pk_name}]
+    for cls in [model, *ctx.index.parents(model)]:
+        for index in cls.indexes:
+            if index.unique and index.columns and not index.expressions:
+                sets.append({model.normalise_column(c) for c in index.columns})
+    for fact in model.fields.values():
+        if fact.unique or fact.primary_key:
+            sets.append({fact.name})
+    return sets
+
+
+def lookup_fields(model: ModelFact, calls: list[ast.Call]) -> list[str] | None:
+    """Equality-filtered field names of the lookup kwargs; ``None`` when not statically known."""
+    fields: list[str] = []
+    for call in calls:
+        if call.args or any(kw.arg is None for kw in call.keywords):
+            return None  # Q objects or **kwargs: unknown
+        for kw in call.keywords:
+            if kw.arg in NOT_LOOKUPS:
+                continue
+            key = kw.arg[: -len("__exact")] if kw.arg.endswith("__exact") else kw.arg
+            parts = key.split("__")
+            if len(parts) == 2 and parts[1] in ("pk", "id"):
+                key = parts[0]  # author__pk -> author
+            elif len(parts) > 1:
+                continue  # a related or non-equality lookup narrows nothing unique
+            name = model.normalise_column(key)
+            if name not in model.fields and name != model.pk_name:
+                return None  # not a field we know: stay silent
+            if name not in fields:
+                fields.append(name)
+    return fields
+
+
+@rule(
+    "ORM305",
+    "get-or-create-without-unique",
+    Severity.MAJOR,
+    Category.TRANSACTIONS,
+    "{call} looks {model} up by ({fields}), which no unique constraint covers: concurrent calls both miss and create duplicates; add {fix} (or look it up by a unique field)",
+)
+def get_or_create_without_unique(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a Django `get_or_create()` / `update_or_create()` (and their async
+    forms) whose lookup keyword arguments, leaving out `defaults` and
+    `create_defaults`, contain no set of fields that a unique constraint
+    covers: the primary key, a `unique=True` field (a `OneToOneField` is
+    unique), a `UniqueConstraint` or a `unique_together` entry (declared on
+    the model or an abstract parent, possibly in another file). Equality
+    filters applied earlier in the chain and the foreign key a related
+    manager adds (`author.books.get_or_create(..)`) count as lookup fields.
+
+    Silent when the model or one of the looked-up fields is unknown, when
+    the lookup uses `Q` objects or `**kwargs`, and when the model inherits
+    from a class outside the project (its constraints are not visible).
+
+    ## Why is this bad?
+    `get_or_create` is a SELECT followed by an INSERT. Two requests that
+    both miss insert two rows; Django's documented protection is the
+    `IntegrityError` a unique constraint raises, which it then turns into a
+    second `get()`. Without the constraint the duplicate stays, and every
+    later `get_or_create` with the same lookup fails with
+    `MultipleObjectsReturned`.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Tag(models.Model):
+        name = models.CharField(max_length=50)
+
+
+    def tag_named(name):
+        tag, _ = Tag.objects.get_or_create(name=name)
+        return tag
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+
+
+    class Tag(models.Model):
+        name = models.CharField(max_length=50, unique=True)
+
+
+    def tag_named(name):
+        tag, _ = Tag.objects.get_or_create(name=name)
+        return tag
+    ```
+
+    ## References
+    - [Django: get_or_create()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#get-or-create)
+    - [Django: UniqueConstraint](https://docs.djangoproject.com/en/stable/ref/models/constraints/#uniqueconstraint)
+    """
+    for node in ast.walk(ctx.tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in GET_OR_CREATE):
+            continue
+        info = django_queryset(ctx, node.func.value)
+        if info is None:
+            continue
+        model = info.model
+        if model.framework != "django" or has_unknown_bases(ctx, model):
+            continue
+        fields = lookup_fields(model, info.calls("filter") + [node])
+        if not fields:
+            continue
+        relation = info.relation if info.origin == "related" else None
+        if relation is not None and relation.kind == "reverse_fk" and relation.field is not None:
+            fields.append(relation.field.name)
+        elif relation is not None:
+            continue  # a many-to-many manager: the through table decides
+        if any(unique <= set(fields) for unique in unique_sets(ctx, model)):
+            continue
+        quoted = ", ".join(f'"{name}"' for name in fields)
+        fix = (f"unique=True to {model.name}.{fields[0]}" if len(fields) == 1
+               else f'UniqueConstraint(fields=[{quoted}], name="{model.name.lower()}_{"_".join(fields)}_uniq") to {model.name}.Meta.constraints')
+        yield ctx.finding("ORM305", node, call=dataflow.call_label(node), model=model.name, fields=", ".join(fields), fix=fix)
