@@ -244,7 +244,7 @@ def field_definition(node: ast.AST | None, imports: ImportMap) -> FieldDef | Non
         unique=is_true(kw.get("unique")) or relation == "o2o",
         primary_key=is_true(kw.get("primary_key")),
         relation=relation,
-        has_default="default" in kw,
+        has_default="default" in kw and not (isinstance(kw["default"], ast.Constant) and kw["default"].value is None),
         has_db_default="db_default" in kw,
         default=text_of(kw.get("default")),
         default_callable=is_callable_default(kw.get("default"), imports),
@@ -752,6 +752,10 @@ def apply_state(state: ModelState, change: dict[str, Any]) -> None:
         state.pop(model, None)
     elif op == "RenameModel" and entry is not None:
         state[change.get("new_name", "")] = state.pop(model)
+    elif entry is None and op in ("AddField", "AlterField") and change.get("field") is not None:
+        # The model's creation is not in view (squashed or partial history): what the
+        # field is now is still known from here on.
+        state[model] = {"fields": {change.get("name", ""): FieldDef.from_dict(change["field"])}, "managed": True, "db_table": ""}
     elif entry is None:
         return
     elif op in ("AddField", "AlterField"):
