@@ -616,3 +616,156 @@ def mass_assignment(ctx: FileContext) -> Iterator[Finding]:
     for node, source in setattr_loops(ctx):
         yield ctx.finding("ORM504", node, call="setattr()", source=source + ".items()", model=source_text(node.args[0], 20),
                           fix="set the editable fields one by one (or validate with a form/serializer)")
+
+
+MODEL_FORM_BASES = {"django.forms.ModelForm", "django.forms.models.ModelForm", "django.forms.models.BaseModelForm"}
+MODEL_SERIALIZER_BASES = {"rest_framework.serializers.ModelSerializer", "rest_framework.serializers.HyperlinkedModelSerializer"}
+ALL_FIELDS_NAMES = {"django.forms.models.ALL_FIELDS", "django.forms.ALL_FIELDS"}
+
+
+def form_kind(ctx: FileContext, qualnames: list[str], depth: int = 0) -> str | None:
+    """"form" / "serializer" when one of these bases is (or inherits from) a ModelForm / ModelSerializer."""
+    if depth > 8:
+        return None
+    for qualname in qualnames:
+        target = ctx.index.resolve_symbol(qualname) if qualname else ""
+        if target in MODEL_FORM_BASES or qualname in MODEL_FORM_BASES:
+            return "form"
+        if target in MODEL_SERIALIZER_BASES or qualname in MODEL_SERIALIZER_BASES:
+            return "serializer"
+        parent = ctx.index.classes.get(target)
+        if parent is not None:
+            found = form_kind(ctx, parent.bases, depth + 1)
+            if found:
+                return found
+    return None
+
+
+def meta_options(meta: ast.ClassDef) -> dict[str, ast.Assign]:
+    return {stmt.targets[0].id: stmt for stmt in meta.body
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)}
+
+
+def write_only_fields(extra_kwargs: ast.Assign | None) -> set[str]:
+    """DRF ``extra_kwargs = {"password": {"write_only": True}}`` entries."""
+    if extra_kwargs is None or not isinstance(extra_kwargs.value, ast.Dict):
+        return set()
+    found = set()
+    for key, value in zip(extra_kwargs.value.keys, extra_kwargs.value.values):
+        if isinstance(key, ast.Constant) and isinstance(value, ast.Dict):
+            for option, flag in zip(value.keys, value.values):
+                if isinstance(option, ast.Constant) and option.value == "write_only" and isinstance(flag, ast.Constant) and flag.value is True:
+                    found.add(key.value)
+    return found
+
+
+def string_items(node: ast.AST) -> set[str] | None:
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return {e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+    return None
+
+
+@rule(
+    "ORM505",
+    "sensitive-field-exposed",
+    Severity.MAJOR,
+    Category.SECURITY,
+    "{form} exposes sensitive {model} field(s) {fields} through {option}: clients can read or overwrite them; list the safe fields explicitly in Meta.fields",
+)
+def sensitive_field_exposed(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a Django `ModelForm` or DRF `ModelSerializer` /
+    `HyperlinkedModelSerializer` (also through project base classes) whose
+    `Meta` says `fields = "__all__"` or uses an `exclude` list, when its
+    `Meta.model` (resolved through the project index, in any file) has a
+    field that ORM501 would call sensitive by name (password, token,
+    api_key, ssn, iban, ... plus `orm-sensitive-names`), encrypted or not,
+    and the form does not take it out: listed in `exclude`, redeclared on
+    the class (a `PasswordInput` form field, a `write_only` serializer
+    field), DRF `extra_kwargs = {"f": {"write_only": True}}`, or a
+    non-editable model field in a `ModelForm`.
+
+    ## Why is this bad?
+    `"__all__"` and `exclude` expose whatever the model gains tomorrow. A
+    serializer ships the secret in every API response; a form renders it
+    into HTML and accepts a new value from the client. Encryption at rest
+    does not help once the application decrypts it for the response.
+
+    ## Example
+    ```python
+    from django import forms
+    from django.db import models
+
+
+    class Integration(models.Model):
+        name = models.CharField(max_length=100)
+        api_key = models.CharField(max_length=64)
+
+
+    class IntegrationForm(forms.ModelForm):
+        class Meta:
+            model = Integration
+            fields = "__all__"
+    ```
+
+    ## Use instead
+    ```python
+    from django import forms
+    from django.db import models
+
+
+    class Integration(models.Model):
+        name = models.CharField(max_length=100)
+        api_key = models.CharField(max_length=64)
+
+
+    class IntegrationForm(forms.ModelForm):
+        class Meta:
+            model = Integration
+            fields = ["name"]
+    ```
+
+    ## References
+    - [Django: selecting the fields to use](https://docs.djangoproject.com/en/stable/topics/forms/modelforms/#selecting-the-fields-to-use)
+    - [DRF: specifying which fields to include](https://www.django-rest-framework.org/api-guide/serializers/#specifying-which-fields-to-include)
+    """
+    if ctx.is_migration:
+        return
+    for cls in ast.walk(ctx.tree):
+        if not isinstance(cls, ast.ClassDef):
+            continue
+        kind = form_kind(ctx, [ctx.resolve(b) or "" for b in cls.bases])
+        meta = next((s for s in cls.body if isinstance(s, ast.ClassDef) and s.name == "Meta"), None)
+        if kind is None or meta is None:
+            continue
+        options = meta_options(meta)
+        model_option = options.get("model")
+        model = ctx.index.model(ctx.resolve(model_option.value)) if model_option is not None else None
+        if model is None:
+            continue
+        fields_option, exclude_option = options.get("fields"), options.get("exclude")
+        if fields_option is not None:
+            value = fields_option.value
+            if not ((isinstance(value, ast.Constant) and value.value == "__all__") or ctx.resolve(value) in ALL_FIELDS_NAMES):
+                continue
+            reported, hidden, option = fields_option, set(), 'fields = "__all__"'
+        elif exclude_option is not None:
+            hidden = string_items(exclude_option.value)
+            if hidden is None:
+                continue  # computed exclude: unknown
+            reported, option = exclude_option, "an exclude list"
+        else:
+            continue
+        declared = {t.id for s in cls.body if isinstance(s, (ast.Assign, ast.AnnAssign))
+                    for t in (s.targets if isinstance(s, ast.Assign) else [s.target]) if isinstance(t, ast.Name)}
+        hidden = hidden | declared | write_only_fields(options.get("extra_kwargs"))
+        exposed = []
+        for fact, token in plaintext_sensitive_fields(model, ctx.options.sensitive_names):
+            if fact.relation or fact.name in hidden or fact.primary_key:
+                continue
+            if kind == "form" and "editable" in fact.kwargs:
+                continue  # editable=False fields are not form fields
+            exposed.append(fact.name if fact.name == token else f"{fact.name} ('{token}')")
+        if exposed:
+            yield ctx.finding("ORM505", reported, form=cls.name, model=model.name, fields=", ".join(exposed), option=option)
