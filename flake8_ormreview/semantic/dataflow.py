@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from .names import dotted, iter_module_level
+from .walk import all_nodes, nodes_of
 
 FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef)
 SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -58,16 +59,14 @@ def own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
 
 
 def functions(tree: ast.AST) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
-    for node in ast.walk(tree):
-        if isinstance(node, FUNCTION_NODES):
-            yield node
+    yield from nodes_of(tree, *FUNCTION_NODES)
 
 
 def parent_map(tree: ast.AST, cache: dict | None = None) -> dict[ast.AST, ast.AST]:
     """Child -> parent for every node of ``tree`` (kept in ``cache`` when given)."""
     if cache is not None and "dataflow.parents" in cache:
         return cache["dataflow.parents"]
-    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    parents = {child: node for node in all_nodes(tree) for child in ast.iter_child_nodes(node)}
     if cache is not None:
         cache["dataflow.parents"] = parents
     return parents

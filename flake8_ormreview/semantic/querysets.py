@@ -51,6 +51,7 @@ from typing import Iterator
 
 from ..index import Relation
 from .facts import ModelFact
+from .walk import all_nodes
 
 INSTANCES, ROWS, SINGLE, SCALAR, STATEMENT, WRITE, MANAGER = (
     "instances", "rows", "single", "scalar", "statement", "write", "manager",
@@ -375,7 +376,7 @@ class QueryAnalysis:
         self.ctx = ctx
         self.tree: ast.Module = ctx.tree
         self.parents: dict[int, ast.AST] = {}
-        for parent in ast.walk(self.tree):
+        for parent in all_nodes(self.tree):
             for child in ast.iter_child_nodes(parent):
                 self.parents[id(child)] = parent
         self.env_before: dict[int, Env] = {}  # statement id -> names known before it runs
@@ -875,7 +876,7 @@ class QueryAnalysis:
 
     def loops(self) -> list[Loop]:
         if self._loops is None:
-            self._loops = [self.loop_for(node) for node in ast.walk(self.tree)
+            self._loops = [self.loop_for(node) for node in all_nodes(self.tree)
                            if isinstance(node, (ast.For, ast.AsyncFor, ast.While) + COMPREHENSIONS)]
         return self._loops
 
