@@ -17,10 +17,20 @@ from ..registry import Category, Severity, rule
 from ..semantic.facts import ModelFact
 from ..semantic.querysets import (
     EAGER_LAZY,
+    INSTANCES,
+    MANAGER,
+    ROWS,
+    WRITE,
     Instance,
-    analysis,
+    Loop,
+    QueryInfo,
+    enclosing_function,
+    enclosing_loops,
     instance_of,
+    loops,
+    names_in,
     parent_of,
+    query_source,
     relation_of,
 )
 
@@ -554,3 +564,252 @@ def fk_object_for_id(ctx: FileContext) -> Iterator[Finding]:
         replacement = f"{ast.unparse(access.node.value)}.{column}"
         yield ctx.finding("ORM210", access.node, access=ast.unparse(parent),
                           target=access.relation.target.name, replacement=replacement)
+
+
+# -- shared: queries and writes executed inside loops ---------------------------------------------
+
+
+@dataclass
+class LoopQuery:
+    """A query expression that runs on every iteration of its innermost loop."""
+
+    node: ast.AST
+    info: QueryInfo
+    loops: list[Loop]  # enclosing loops, innermost first
+    iterated: bool = False  # a lazy queryset evaluated by iterating it
+
+
+def in_own_scope(ctx: FileContext, node: ast.AST, loop: Loop) -> bool:
+    """False for code in a nested function or lambda of the loop body (not run per iteration)."""
+    return enclosing_function(ctx, node) is enclosing_function(ctx, loop.node)
+
+
+def loop_queries(ctx: FileContext) -> list[LoopQuery]:
+    """Every query evaluated inside a loop, reported once at its outermost call (cached per file)."""
+    cached = ctx.cache.get("queries.loop_queries")
+    if cached is not None:
+        return cached
+    found: dict[int, LoopQuery] = {}
+    seen: set[int] = set()
+    for loop in loops(ctx):
+        for node in loop.walk_body():
+            if id(node) in seen or not isinstance(node, (ast.Call, ast.Subscript, ast.Attribute, ast.Name)):
+                continue
+            seen.add(id(node))
+            if isinstance(node, ast.Name) and not _is_iterated_node(ctx, node):
+                continue
+            info = query_source(ctx, node)
+            if info is None or info.origin in ("related", "prefetched"):
+                continue
+            iterated = _is_iterated_node(ctx, node)
+            if not info.evaluated and not (iterated and info.result in (INSTANCES, ROWS, MANAGER)):
+                continue
+            around = enclosing_loops(ctx, node)
+            if not around or not in_own_scope(ctx, node, around[0]):
+                continue
+            found[id(node)] = LoopQuery(node, info, around, iterated)
+    result = []
+    for item in found.values():
+        outer = _chain_parent(ctx, item.node)
+        if outer is not None and id(outer) in found:
+            continue  # the outer call of the same chain is the one reported
+        result.append(item)
+    result.sort(key=lambda q: (q.node.lineno, q.node.col_offset))
+    ctx.cache["queries.loop_queries"] = result
+    return result
+
+
+def _chain_parent(ctx: FileContext, node: ast.AST) -> ast.AST | None:
+    """The next link of a method chain or the session call wrapping a statement."""
+    parent = parent_of(ctx, node)
+    if isinstance(parent, ast.Attribute):
+        grand = parent_of(ctx, parent)
+        if isinstance(grand, ast.Call) and grand.func is parent:
+            return grand
+        return None
+    if isinstance(parent, ast.Subscript) and parent.value is node:
+        return parent
+    if isinstance(parent, ast.Call) and node in parent.args:
+        return parent
+    return None
+
+
+def _is_iterated_node(ctx: FileContext, node: ast.AST) -> bool:
+    parent = parent_of(ctx, node)
+    return isinstance(parent, (ast.For, ast.AsyncFor, ast.comprehension)) and parent.iter is node
+
+
+def _runs_once(ctx: FileContext, node: ast.AST, loop: Loop) -> bool:
+    """The statement holding ``node`` is followed by break/return/raise in the same block."""
+    if loop.kind == "comprehension":
+        return False
+    statement = node
+    while statement is not None and not isinstance(statement, ast.stmt):
+        statement = parent_of(ctx, statement)
+    if statement is None:
+        return False
+    block_owner = parent_of(ctx, statement)
+    for name in ("body", "orelse", "finalbody"):
+        block = getattr(block_owner, name, None)
+        if isinstance(block, list) and any(s is statement for s in block):
+            after = block[[id(s) for s in block].index(id(statement)):]
+            return any(isinstance(s, (ast.Break, ast.Return, ast.Raise)) for s in after)
+    return False
+
+
+def query_names(item: LoopQuery) -> set[str]:
+    """Names the query's arguments read, also through the statements/querysets it was built from."""
+    used = names_in(item.node) | names_in(item.info.root)
+    for _, call in item.info.chain:
+        used |= names_in(call)
+    return used
+
+
+def receiver_names(info: QueryInfo) -> set[str]:
+    """Variables that only hold the query itself (``qs``, ``stmt``): not what it depends on."""
+    names = set()
+    for position, (_, call) in enumerate(info.chain):
+        if not isinstance(call, ast.Call):
+            continue
+        if isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name):
+            names.add(call.func.value.id)
+        if position in info.executed_at and call.args and isinstance(call.args[0], ast.Name):
+            names.add(call.args[0].id)
+    return names
+
+
+def loop_dependency(item: LoopQuery) -> tuple[Loop, set[str]] | None:
+    """The innermost enclosing for-loop whose per-iteration names the query reads."""
+    used = query_names(item)
+    for loop in item.loops:
+        if loop.kind == "while":
+            continue
+        shared = used & loop.assigned
+        if shared:
+            return loop, shared
+    return None
+
+
+def counted_loops(item: LoopQuery) -> list[Loop]:
+    """Enclosing loops that repeat over data: not bounded literals, not while loops (paging/polling)."""
+    return [loop for loop in item.loops if loop.kind != "while" and not loop.bounded]
+
+
+def lookup_of(ctx: FileContext, info: QueryInfo, names: set[str]) -> str:
+    """The field a query filters with a loop-dependent value: ``pk``, ``author``, ``id``."""
+    for name, call in info.chain:
+        if not isinstance(call, ast.Call):
+            continue
+        for keyword in call.keywords:
+            if keyword.arg and names_in(keyword.value) & names:
+                return keyword.arg
+        for arg in call.args:
+            if isinstance(arg, ast.Compare) and len(arg.ops) == 1 and isinstance(arg.ops[0], ast.Eq):
+                left, right = arg.left, arg.comparators[0]
+                if isinstance(left, ast.Attribute) and names_in(right) & names:
+                    return left.attr
+    if isinstance(info.root, ast.Call) and len(info.root.args) >= 2 and info.origin == "session_get":
+        return info.model.pk_name
+    return ""
+
+
+def query_in_loop_fix(ctx: FileContext, item: LoopQuery, names: set[str]) -> str:
+    info = item.info
+    model = info.model.name
+    field = lookup_of(ctx, info, names)
+    if info.framework == "django":
+        manager = ast.unparse(info.root) if info.origin == "manager" else f"{model}.objects"
+        if info.terminal in ("get", "aget") and field in ("pk", "id", info.model.pk_name):
+            return f"load every row once before the loop with {manager}.in_bulk(ids)"
+        if field:
+            head, _, lookup = field.rpartition("__")
+            if head and lookup not in ("exact", "in", "pk", "id") and lookup not in info.model.fields:
+                if lookup == "iexact":
+                    field = head
+                else:
+                    return f"combine the per-item conditions into one {manager}.filter(Q(...) | Q(...)) before the loop"
+            return f"query once before the loop with {manager}.filter({field.removesuffix('__exact')}__in=...) and look rows up in a dict"
+        return f"query {model} once before the loop and look rows up in a dict"
+    column = field or info.model.pk_name
+    if info.origin == "session_get" or (info.origin in ("query", "model_query") and info.terminal == "get"):
+        column = info.model.pk_name
+    if info.origin in ("query", "model_query"):
+        return (f"query once before the loop with {ast.unparse(info.root)}.filter({model}.{column}.in_(...)) "
+                "and look rows up in a dict")
+    return f"select once before the loop with select({model}).where({model}.{column}.in_(...)) and look rows up in a dict"
+
+
+@rule(
+    "ORM202",
+    "query-in-loop",
+    Severity.MAJOR,
+    Category.QUERIES,
+    "query in loop: {query} runs once per iteration with '{names}'; {fix}",
+)
+def query_in_loop(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a query executed inside a `for` loop or comprehension whose
+    arguments depend on the loop variable (or on names assigned in the loop):
+    `Model.objects.get(pk=x.id)`, `.filter(..x..).first()` / `.exists()` /
+    `.count()`, iterating `Model.objects.filter(owner=x)`, SQLAlchemy
+    `session.get(M, x.id)`, `session.execute(select(M).where(M.id == x.id))`,
+    `session.scalars(..)`, `M.query.get(x)`, `session.query(M).filter(..)
+    .first()`.
+
+    Not flagged: loops over a literal list/tuple (bounded), `while` loops
+    (keyset paging and polling re-query on purpose), code in a nested
+    function, a query followed by `break`/`return` in the same block, and
+    relation access on a loop row (that is ORM201/ORM209). Writes are ORM204.
+
+    ## Why is this bad?
+    One round trip per item: a list of 500 ids becomes 500 queries. A
+    single `in_bulk(ids)`, `filter(id__in=ids)` or `where(M.id.in_(ids))`
+    before the loop returns the same rows in one query.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Product(models.Model):
+        sku = models.CharField(max_length=20, unique=True)
+
+
+    def products_for(skus):
+        return [Product.objects.get(sku=sku) for sku in skus]
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+
+
+    class Product(models.Model):
+        sku = models.CharField(max_length=20, unique=True)
+
+
+    def products_for(skus):
+        by_sku = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
+        return [by_sku[sku] for sku in skus]
+    ```
+
+    ## References
+    - [Django: in_bulk()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#in-bulk)
+    - [Django: the `in` lookup](https://docs.djangoproject.com/en/stable/ref/models/querysets/#in)
+    - [SQLAlchemy: ColumnOperators.in_()](https://docs.sqlalchemy.org/en/20/core/sqlelement.html#sqlalchemy.sql.expression.ColumnOperators.in_)
+    """
+    for item in loop_queries(ctx):
+        if item.info.result == WRITE:
+            continue
+        if not counted_loops(item) or item.loops[0].kind == "while" or item.loops[0].bounded:
+            continue
+        dependency = loop_dependency(item)
+        if dependency is None:
+            continue
+        loop, names = dependency
+        if loop.bounded or _runs_once(ctx, item.node, item.loops[0]):
+            continue
+        names = (names - receiver_names(item.info)) or names
+        yield ctx.finding("ORM202", item.node, query=item.info.describe(), names=", ".join(sorted(names)),
+                          fix=query_in_loop_fix(ctx, item, names))
