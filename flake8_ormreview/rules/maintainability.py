@@ -335,6 +335,6 @@ def legacy_relationship_api(ctx: FileContext) -> Iterator[Finding]:
             if fact.lazy == "dynamic":
                 yield ctx.finding("ORM606", fact.line, fact.col, what=f'lazy="dynamic" on {model.name}.{fact.name}',
                                   fix='use WriteOnlyMapped[...] / lazy="write_only" (or selectinload for reads)')
-    for node in ast.walk(ctx.tree):
+    for node in ctx.walk():
         if isinstance(node, ast.Call) and ctx.canonical(node.func) == "sqlalchemy:subqueryload":
             yield ctx.finding("ORM606", node, what="subqueryload()", fix="use selectinload()")

@@ -462,8 +462,9 @@ def unsafe_field_change(before: FieldDef, after: FieldDef) -> str | None:
         else:
             return f"from {before.type} to {after.type}"
     if before.type in VARCHAR_FIELDS and after.type in VARCHAR_FIELDS:
-        if after.max_length is not None and (before.max_length is None or after.max_length < before.max_length):
-            return f"max_length from {before.max_length} to {after.max_length}"
+        old_length, new_length = _max_length(before), _max_length(after)
+        if new_length is not None and (old_length is None or new_length < old_length):
+            return f"max_length from {old_length} to {new_length}"
     if before.type == "DecimalField" and after.type == "DecimalField":
         if before.decimal_places != after.decimal_places:
             return f"decimal_places from {before.decimal_places} to {after.decimal_places}"
@@ -472,6 +473,16 @@ def unsafe_field_change(before: FieldDef, after: FieldDef) -> str | None:
     if before.null and not after.null:
         return "from NULL to NOT NULL"
     return None
+
+
+# Django's default max_length per varchar field class (CharField has none: unlimited).
+DEFAULT_MAX_LENGTH = {"SlugField": 50, "EmailField": 254, "URLField": 200, "FileField": 100, "ImageField": 100, "FilePathField": 100}
+
+
+def _max_length(definition: FieldDef) -> int | None:
+    if definition.max_length is not None:
+        return definition.max_length
+    return DEFAULT_MAX_LENGTH.get(definition.type)
 
 
 def _type_parts(node: ast.AST | None) -> tuple[str, list]:
@@ -1129,7 +1140,7 @@ def model_import_in_migration(ctx: FileContext) -> Iterator[Finding]:
     if migration is None:
         return
     usages = _attribute_models(ctx)
-    for node in ast.walk(ctx.tree):
+    for node in ctx.walk():
         if not isinstance(node, (ast.Import, ast.ImportFrom)):
             continue
         local = ImportMap(ctx.imports.module, ctx.imports.is_package)
@@ -1174,7 +1185,7 @@ def _app_of(module: str) -> str:
 def _attribute_models(ctx: FileContext) -> dict[str, tuple[str, str, str, str]]:
     """Module-import names used to reach a model (``shop.models.Book``): local name -> model."""
     found: dict[str, tuple[str, str, str, str]] = {}
-    for node in ast.walk(ctx.tree):
+    for node in ctx.walk():
         if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
             qualname = ctx.imports.resolve(node)
             chain = dotted(node)

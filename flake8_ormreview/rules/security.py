@@ -225,7 +225,7 @@ def is_connection_or_session(ctx: FileContext, node: ast.AST) -> bool:
 
 def raw_sql_sinks(ctx: FileContext) -> Iterator[tuple[ast.Call, str, list[ast.AST], str]]:
     """(call, sink label, SQL-carrying arguments, fix) for every raw-SQL sink in the file."""
-    for node in ast.walk(ctx.tree):
+    for node in ctx.walk():
         if not isinstance(node, ast.Call):
             continue
         name = call_name(node)
@@ -462,7 +462,7 @@ def queryset_extra(ctx: FileContext) -> Iterator[Finding]:
     - [Django: QuerySet.extra()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#extra)
     - [Django: query expressions](https://docs.djangoproject.com/en/stable/ref/models/expressions/)
     """
-    for node in ast.walk(ctx.tree):
+    for node in ctx.walk():
         if isinstance(node, ast.Call) and call_name(node) == "extra" and isinstance(node.func, ast.Attribute):
             if looks_like_queryset(ctx, node.func.value):
                 yield ctx.finding("ORM503", node, receiver=source_text(node.func.value, 30), fix=extra_fix(node))
@@ -510,7 +510,7 @@ def mass_assignment_fix(framework: str) -> str:
 def setattr_loops(ctx: FileContext) -> Iterator[tuple[ast.Call, str]]:
     """``setattr(obj, key, value)`` over ``<request data>.items()`` without a whitelist test on the key."""
     requests = request_data(ctx)
-    for loop in ast.walk(ctx.tree):
+    for loop in ctx.walk():
         if not isinstance(loop, (ast.For, ast.AsyncFor)) or not isinstance(loop.target, ast.Tuple) or len(loop.target.elts) != 2:
             continue
         key = loop.target.elts[0]
@@ -597,7 +597,7 @@ def mass_assignment(ctx: FileContext) -> Iterator[Finding]:
     - [Django: creating forms from models](https://docs.djangoproject.com/en/stable/topics/forms/modelforms/)
     """
     requests = request_data(ctx)
-    for node in ast.walk(ctx.tree):
+    for node in ctx.walk():
         if not isinstance(node, ast.Call):
             continue
         payloads = [kw.value for kw in node.keywords if kw.arg is None or kw.arg == "defaults"]
@@ -732,7 +732,7 @@ def sensitive_field_exposed(ctx: FileContext) -> Iterator[Finding]:
     """
     if ctx.is_migration:
         return
-    for cls in ast.walk(ctx.tree):
+    for cls in ctx.walk():
         if not isinstance(cls, ast.ClassDef):
             continue
         kind = form_kind(ctx, [ctx.resolve(b) or "" for b in cls.bases])

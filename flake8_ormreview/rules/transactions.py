@@ -444,7 +444,7 @@ def functions_called_in_atomic(ctx: FileContext) -> set[str]:
     if found is None:
         parents = dataflow.parent_map(ctx.tree, ctx.cache)
         found = set()
-        for node in ast.walk(ctx.tree):
+        for node in ctx.walk():
             if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
                 if dataflow.in_atomic(node, parents, ctx.canonical):
                     found.add(dataflow.call_name(node))
@@ -531,7 +531,7 @@ def select_for_update_outside_transaction(ctx: FileContext) -> Iterator[Finding]
     if ctx.kind in SKIPPED_KINDS:
         return
     parents = dataflow.parent_map(ctx.tree, ctx.cache)
-    for node in ast.walk(ctx.tree):
+    for node in ctx.walk():
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("select_for_update",)):
             continue
         info = django_queryset(ctx, node)
@@ -817,7 +817,7 @@ def get_or_create_without_unique(ctx: FileContext) -> Iterator[Finding]:
     - [Django: get_or_create()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#get-or-create)
     - [Django: UniqueConstraint](https://docs.djangoproject.com/en/stable/ref/models/constraints/#uniqueconstraint)
     """
-    for node in ast.walk(ctx.tree):
+    for node in ctx.walk():
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in GET_OR_CREATE):
             continue
         info = django_queryset(ctx, node.func.value)
