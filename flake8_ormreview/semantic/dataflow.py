@@ -258,6 +258,8 @@ SAFE, OPAQUE, BUILT = 0, 1, 2
 SAFE_CALLS = {"int", "float", "bool", "len", "abs", "round"}
 STR_METHODS = {"upper", "lower", "strip", "lstrip", "rstrip", "title", "casefold", "replace", "format", "join", "zfill"}
 SANITIZERS = {"quote_name", "quote_ident", "escape_identifier"}
+# Upper-case attributes that are client input, not named constants (request.GET, request.META).
+REQUEST_ATTRIBUTES = {"GET", "POST", "REQUEST", "FILES", "META", "COOKIES", "DATA"}
 
 
 @dataclass(frozen=True)
@@ -371,7 +373,9 @@ class TaintAnalysis:
                 return self.module_name(node.id, bindings, owner, depth)
             results = [self.binding(b, node.id, owner, depth) for b in bindings]
             results += [self.classify(b.value, owner, {}, depth + 1) for b in owner.appends.get(node.id, []) if b.value is not None]
-            return worst(*results)
+            found = worst(*results)
+            # Name the variable the reader sees, not the expression it was assigned from.
+            return Taint(OPAQUE, node.id) if found.state == OPAQUE else found
         finally:
             self._active.discard(key)
 
@@ -409,7 +413,7 @@ class TaintAnalysis:
         parts = chain.split(".") if chain else []
         if "_meta" in parts[1:] or node.attr in ("__tablename__", "__name__") or (parts[-2:-1] == ["__table__"]):
             return SAFE_TAINT
-        if node.attr.isupper() and len(node.attr) > 1:
+        if node.attr.isupper() and len(node.attr) > 1 and node.attr not in REQUEST_ATTRIBUTES:
             return SAFE_TAINT  # settings.SCHEMA, self.TABLE: named constants
         return Taint(OPAQUE, source_text(node))
 
