@@ -27,6 +27,7 @@ from ..semantic.querysets import (
     enclosing_function,
     enclosing_loops,
     instance_of,
+    is_session_like,
     loops,
     names_in,
     parent_of,
@@ -813,3 +814,182 @@ def query_in_loop(ctx: FileContext) -> Iterator[Finding]:
         names = (names - receiver_names(item.info)) or names
         yield ctx.finding("ORM202", item.node, query=item.info.describe(), names=", ".join(sorted(names)),
                           fix=query_in_loop_fix(ctx, item, names))
+
+
+# -- ORM204 -----------------------------------------------------------------------------------
+
+INSTANCE_WRITES = {"save", "delete", "asave", "adelete"}
+RELATED_WRITES = {"add", "remove", "create", "aadd", "aremove", "acreate"}
+SESSION_WRITES = {"commit", "flush"}
+
+
+def assigned_fields(loop: Loop, name: str, model: ModelFact) -> list[str]:
+    """Model fields assigned on ``name`` in the loop body (``obj.status = ..``), in order."""
+    fields: list[str] = []
+    for node in loop.walk_body():
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        for target in targets:
+            if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == name
+                    and model.field_for(target.attr) is not None and target.attr not in fields):
+                fields.append(target.attr)
+    return fields
+
+
+def per_iteration_loop(ctx: FileContext, node: ast.AST) -> Loop | None:
+    """The loop that runs ``node`` once per data item (not while/bounded/once-only, same scope)."""
+    around = enclosing_loops(ctx, node)
+    if not around:
+        return None
+    loop = around[0]
+    if loop.kind == "while" or loop.bounded or not in_own_scope(ctx, node, loop) or _runs_once(ctx, node, loop):
+        return None
+    return loop
+
+
+def write_in_loop_findings(ctx: FileContext) -> Iterator[tuple[ast.Call, str]]:
+    for loop in loops(ctx):
+        for node in loop.walk_body():
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            around = enclosing_loops(ctx, node)
+            if not around or around[0] is not loop:
+                continue  # handled by the innermost loop
+            fix = write_fix(ctx, node, loop)
+            if fix and per_iteration_loop(ctx, node) is loop:
+                yield node, fix
+
+
+def write_fix(ctx: FileContext, node: ast.Call, loop: Loop) -> str | None:
+    """The batch form of a per-row write, or None when ``node`` is not a write we know."""
+    method = node.func.attr  # type: ignore[union-attr]
+    receiver = node.func.value  # type: ignore[union-attr]
+    if method in INSTANCE_WRITES:
+        instance = instance_of(ctx, receiver)
+        if instance is None or instance.model.framework != "django":
+            return None
+        model = instance.model.name
+        if method in ("delete", "adelete"):
+            if instance.kind == "row" and instance.source is not None and not instance.relative_path:
+                return f"delete the rows in one query: {instance.source.describe()}.delete()"
+            return f"delete them in one query: {model}.objects.filter(pk__in=...).delete()"
+        if instance.kind == "new":
+            return f"build the objects in the loop and call {model}.objects.bulk_create(objs) once after it"
+        name = receiver.id if isinstance(receiver, ast.Name) else ""
+        fields = assigned_fields(loop, name, instance.model) if name else []
+        listed = ", ".join(f'"{f}"' for f in fields) if fields else "..."
+        return f"collect the objects and call {model}.objects.bulk_update(objs, [{listed}]) once after the loop"
+    if method in SESSION_WRITES and not node.args and is_session_like(ctx, receiver):
+        return f"{method} once after the loop: session.add() already batches the rows until the flush"
+    info = query_source(ctx, node)
+    if info is None or info.result != WRITE or not info.evaluated:
+        return None
+    model = info.model.name
+    if info.origin == "related":
+        if method not in RELATED_WRITES:
+            return None
+        owner = info.root.value if isinstance(info.root, ast.Attribute) else None
+        relation = info.relation.name if info.relation else "relation"
+        if method in ("add", "aadd", "remove", "aremove") and owner is not None and not (names_in(owner) & loop.assigned):
+            return f"collect the objects and call {ast.unparse(owner)}.{relation}.{method}(*objs) once"
+        if info.relation is not None and info.relation.kind in ("m2m", "reverse_m2m") and info.relation.field is not None:
+            declaring = info.relation.target if info.relation.kind == "reverse_m2m" else info.relation.model
+            through = f"{declaring.name}.{info.relation.field.name}.through" if declaring else "the through model"
+            return f"create the links in one query with {through}.objects.bulk_create([...])"
+        return f"create the rows in one query with {model}.objects.bulk_create([...])"
+    if info.framework == "django":
+        if method in ("create", "acreate"):
+            return f"build {model}(...) objects in the loop and call {model}.objects.bulk_create(objs) once after it"
+        if method in ("update", "aupdate"):
+            fields = ", ".join(f'"{k.arg}"' for k in node.keywords if k.arg) or "..."
+            return f"set the values on the objects and call {model}.objects.bulk_update(objs, [{fields}]) once"
+        if method in ("delete", "adelete"):
+            return f"delete in one query: {model}.objects.filter(pk__in=...).delete()"
+        return None
+    verb = _statement_verb(ctx, info)
+    if verb == "insert":
+        return f"execute once with a list of rows: session.execute(insert({model}), rows)"
+    if verb == "update":
+        return f"execute once with a list of rows keyed by primary key: session.execute(update({model}), rows)"
+    if verb == "delete":
+        return f"delete in one statement: delete({model}).where({model}.{info.model.pk_name}.in_(...))"
+    if method in ("update", "delete"):
+        return f"one {method}() for all items with {model}.{info.model.pk_name}.in_(...)"
+    return None
+
+
+def _statement_verb(ctx: FileContext, info: QueryInfo) -> str:
+    root = info.root
+    if isinstance(root, ast.Call):
+        kind = ctx.canonical(root.func) if isinstance(root.func, (ast.Name, ast.Attribute)) else None
+        if kind and kind.split(":", 1)[1] in ("insert", "update", "delete"):
+            return kind.split(":", 1)[1]
+        if isinstance(root.func, ast.Attribute) and root.func.attr in ("insert", "update", "delete"):
+            return root.func.attr
+    return ""
+
+
+@rule(
+    "ORM204",
+    "write-in-loop",
+    Severity.MAJOR,
+    Category.QUERIES,
+    "write in loop: {call} runs once per iteration; {fix}",
+)
+def write_in_loop(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a database write on every iteration of a `for` loop or
+    comprehension: `obj.save()` / `obj.delete()` on a model instance,
+    `Model.objects.create(..)`, `qs.update(..)` / `qs.delete()` per item,
+    many-to-many `.add(x)` / `.remove(x)` per item; SQLAlchemy
+    `session.commit()` / `session.flush()` per item and `session.execute(..)`
+    / `connection.execute(..)` of an `insert()` / `update()` / `delete()`
+    per item, `Query.update()` / `.delete()` per item.
+
+    `session.add()` in a loop is fine (the session batches the inserts until
+    the flush) and is never flagged; nor are loops over literals, `while`
+    loops, writes followed by `break`/`return`, and `save()` on objects whose
+    model is unknown (forms, files, images).
+
+    ## Why is this bad?
+    Each write is its own round trip (and, in autocommit, its own
+    transaction and fsync). `bulk_create`, `bulk_update`, one
+    `QuerySet.update()` / `.delete()`, `add(*objs)`, an executemany
+    `session.execute(insert(M), rows)` or a single commit do the same work
+    in one statement.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Book(models.Model):
+        status = models.CharField(max_length=20)
+
+
+    def publish_all():
+        for book in Book.objects.filter(status="ready"):
+            book.status = "live"
+            book.save()
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+
+
+    class Book(models.Model):
+        status = models.CharField(max_length=20)
+
+
+    def publish_all():
+        Book.objects.filter(status="ready").update(status="live")
+    ```
+
+    ## References
+    - [Django: bulk_create](https://docs.djangoproject.com/en/stable/ref/models/querysets/#bulk-create)
+    - [Django: bulk_update](https://docs.djangoproject.com/en/stable/ref/models/querysets/#bulk-update)
+    - [SQLAlchemy: ORM bulk INSERT statements](https://docs.sqlalchemy.org/en/20/orm/queryguide/dml.html#orm-bulk-insert-statements)
+    """
+    for node, fix in write_in_loop_findings(ctx):
+        yield ctx.finding("ORM204", node, call=_label(node.func) + "()", fix=fix)

@@ -297,6 +297,8 @@ def slice_upper(node: ast.Subscript) -> int | None:
 
 def is_session_like(ctx, node: ast.AST) -> bool:
     """Heuristic for an SQLAlchemy session/connection receiver (``session``, ``db.session``, ``self.session``)."""
+    if isinstance(node, (ast.Name, ast.Attribute)) and ctx.canonical(node) == "sqlalchemy:session":
+        return True  # Flask-SQLAlchemy ``db.session``
     text = _dotted_text(node)
     if not text:
         return False
