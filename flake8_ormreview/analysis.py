@@ -12,6 +12,7 @@ from .registry import all_rules, get_rule
 from .semantic.extract import ModuleExtractor
 from .semantic.facts import ModuleFacts
 from .semantic.names import module_name_for
+from .semantic.walk import all_nodes
 
 
 def analyze(
@@ -36,6 +37,7 @@ def analyze(
                 tree = ast.parse(source, filename=path)
             except (SyntaxError, ValueError):
                 return []
+        all_nodes(tree)  # one walk, shared by every rule (children and parents come with it)
         if index is None:
             index = get_index(options.source_roots)
         index.ensure_fresh()

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from .names import dotted, iter_module_level
-from .walk import all_nodes, nodes_of
+from .walk import children, nodes_of
+from .walk import parent_map as shared_parent_map
 
 FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef)
 SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -55,7 +56,7 @@ def own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
             if isinstance(node, FUNCTION_NODES + (ast.ClassDef,)):
                 stack.extend(reversed(node.decorator_list))
             continue
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+        stack.extend(reversed(children(node)))
 
 
 def functions(tree: ast.AST) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -66,7 +67,7 @@ def parent_map(tree: ast.AST, cache: dict | None = None) -> dict[ast.AST, ast.AS
     """Child -> parent for every node of ``tree`` (kept in ``cache`` when given)."""
     if cache is not None and "dataflow.parents" in cache:
         return cache["dataflow.parents"]
-    parents = {child: node for node in all_nodes(tree) for child in ast.iter_child_nodes(node)}
+    parents = shared_parent_map(tree)
     if cache is not None:
         cache["dataflow.parents"] = parents
     return parents
@@ -722,7 +723,7 @@ def _own_expression_nodes(node: ast.AST) -> Iterator[ast.AST]:
         yield current
         if isinstance(current, SCOPE_NODES):
             continue
-        stack.extend(ast.iter_child_nodes(current))
+        stack.extend(children(current))
 
 
 def call_label(call: ast.Call, limit: int = 30) -> str:

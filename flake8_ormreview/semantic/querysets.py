@@ -51,7 +51,7 @@ from typing import Iterator
 
 from ..index import Relation
 from .facts import ModelFact
-from .walk import all_nodes
+from .walk import all_nodes, parent_map
 
 INSTANCES, ROWS, SINGLE, SCALAR, STATEMENT, WRITE, MANAGER = (
     "instances", "rows", "single", "scalar", "statement", "write", "manager",
@@ -378,9 +378,8 @@ class QueryAnalysis:
         self.ctx = ctx
         self.tree: ast.Module = ctx.tree
         self.parents: dict[int, ast.AST] = {}
-        for parent in all_nodes(self.tree):
-            for child in ast.iter_child_nodes(parent):
-                self.parents[id(child)] = parent
+        for child, parent in parent_map(self.tree).items():
+            self.parents[id(child)] = parent
         self.env_before: dict[int, Env] = {}  # statement id -> names known before it runs
         self.flowed: set[int] = set()
         self.module_functions = {

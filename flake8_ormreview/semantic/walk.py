@@ -14,18 +14,53 @@ from typing import Iterator
 
 _NODES = "_ormreview_nodes"
 _BY_TYPE = "_ormreview_nodes_by_type"
+_CHILDREN = "_ormreview_children"
+_PARENTS = "_ormreview_parents"
 
 
 def all_nodes(tree: ast.AST) -> list[ast.AST]:
-    """Every node under ``tree`` (itself included), in ``ast.walk`` order; cached on ``tree``."""
+    """Every node under ``tree`` (itself included), in ``ast.walk`` order; cached on ``tree``.
+
+    The same breadth-first pass keeps each node's children on the node, so
+    :func:`children` (and the scope walkers built on it) never re-run
+    ``ast.iter_child_nodes``.
+    """
     cached = getattr(tree, _NODES, None)
     if cached is None:
-        cached = list(ast.walk(tree))
+        cached = [tree]
+        position = 0
+        while position < len(cached):
+            node = cached[position]
+            position += 1
+            kids = list(ast.iter_child_nodes(node))
+            try:
+                setattr(node, _CHILDREN, kids)
+            except AttributeError:  # a node type without __dict__: just do not cache
+                pass
+            cached.extend(kids)
         try:
             setattr(tree, _NODES, cached)
-        except AttributeError:  # a node type without __dict__: just do not cache
+        except AttributeError:
             pass
     return cached
+
+
+def children(node: ast.AST) -> list[ast.AST]:
+    """``list(ast.iter_child_nodes(node))``, from the cache when the tree was walked."""
+    kids = getattr(node, _CHILDREN, None)
+    return kids if kids is not None else list(ast.iter_child_nodes(node))
+
+
+def parent_map(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    """Child -> parent for every node under ``tree``; cached on ``tree``."""
+    parents = getattr(tree, _PARENTS, None)
+    if parents is None:
+        parents = {kid: node for node in all_nodes(tree) for kid in children(node)}
+        try:
+            setattr(tree, _PARENTS, parents)
+        except AttributeError:
+            pass
+    return parents
 
 
 def walk(tree: ast.AST) -> Iterator[ast.AST]:
