@@ -108,6 +108,13 @@ def live_model(ctx: FileContext, migration: MigrationModel, model: str):
     return None
 
 
+def django_table(ctx: FileContext, migration: MigrationModel, op: Operation) -> str:
+    """The table of ``op``'s model: ``Meta.db_table`` when known, else Django's ``<app>_<model>``."""
+    state = state_before(ctx.index, migration, _summary(ctx), op) or {}
+    live = live_model(ctx, migration, op.model)
+    return state.get(op.model, {}).get("db_table") or (live.table if live is not None else "") or f"{migration.app_label}_{op.model}"
+
+
 def model_label(op: Operation) -> str:
     return f"{op.model}.{op.name}" if op.name else op.model
 
@@ -948,7 +955,7 @@ def constraint_validation_lock(ctx: FileContext) -> Iterator[Finding]:
                 if not literal(op.args.get("unique_together")) and isinstance(literal(op.args.get("unique_together")), (set, list, tuple)):
                     continue  # removing every set drops indexes, validates nothing
                 yield ctx.finding("ORM407", op.node, operation="AlterUniqueTogether", constraint="unique_together", target=f"'{op.model}'",
-                                  fix=_unique_fix_django(op, "unique"))
+                                  fix=_unique_fix_django(op, "unique", django_table(ctx, migration, op)))
                 continue
             constraint = op.args.get("constraint")
             kind = ctx.canonical(constraint.func) if isinstance(constraint, ast.Call) else None
@@ -959,7 +966,7 @@ def constraint_validation_lock(ctx: FileContext) -> Iterator[Finding]:
                 yield ctx.finding("ORM407", op.node, operation="AddConstraint", constraint=f"CHECK constraint '{name}'", target=f"'{op.model}'", fix=fix)
             elif kind == "django:UniqueConstraint":
                 yield ctx.finding("ORM407", op.node, operation="AddConstraint", constraint=f"UNIQUE constraint '{name}'", target=f"'{op.model}'",
-                                  fix=_unique_fix_django(op, name))
+                                  fix=_unique_fix_django(op, name, django_table(ctx, migration, op)))
         return
     for op in existing_table_operations(ctx, migration, "create_unique_constraint", "create_check_constraint", "create_foreign_key"):
         name = op.name or "the constraint"
@@ -976,10 +983,14 @@ def constraint_validation_lock(ctx: FileContext) -> Iterator[Finding]:
         yield ctx.finding("ORM407", op.node, operation=call_name(op), constraint=f"{label} '{name}'", target=f"'{op.table}'", fix=fix)
 
 
-def _unique_fix_django(op: Operation, name: str) -> str:
-    return (f"build a unique index first with AddIndexConcurrently (atomic = False), then attach it with "
-            f"RunSQL(\"ALTER TABLE .. ADD CONSTRAINT {name} UNIQUE USING INDEX ..\") inside "
-            f"SeparateDatabaseAndState(state_operations=[..])")
+def _unique_fix_django(op: Operation, name: str, table: str) -> str:
+    if op.kind == "AlterUniqueTogether":
+        return ("declare it as Meta.constraints UniqueConstraint instead and build its index first with "
+                f"RunSQL(\"CREATE UNIQUE INDEX CONCURRENTLY .. ON {table} ..\") in a migration with atomic = False, then "
+                f"RunSQL(\"ALTER TABLE {table} ADD CONSTRAINT .. UNIQUE USING INDEX ..\", state_operations=[AddConstraint(..)])")
+    return (f"build the index first with RunSQL(\"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ..\") in a migration with "
+            f"atomic = False, then RunSQL(\"ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}\", "
+            f"state_operations=[AddConstraint(..)])")
 
 
 # -- ORM408 -------------------------------------------------------------------------------
@@ -1363,8 +1374,9 @@ def callable_default_on_existing_rows(ctx: FileContext) -> Iterator[Finding]:
         if definition is None or not definition.default_callable or not definition.has_column:
             continue
         unique = ", so the unique constraint fails" if definition.unique else ""
+        value = "its own value" if definition.default.startswith("lambda") else f"{definition.default}()"
         fix = (f"three steps: add it with null=True{' and no unique' if definition.unique else ''}, fill each row with "
-               f"{definition.default}() in a RunPython, then AlterField to the final definition")
+               f"{value} in a RunPython, then AlterField to the final definition")
         yield ctx.finding("ORM411", op.node, target=model_label(op), default=definition.default, unique=unique, fix=fix)
 
 
