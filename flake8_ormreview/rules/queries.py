@@ -993,3 +993,439 @@ def write_in_loop(ctx: FileContext) -> Iterator[Finding]:
     """
     for node, fix in write_in_loop_findings(ctx):
         yield ctx.finding("ORM204", node, call=_label(node.func) + "()", fix=fix)
+
+
+# -- ORM205 / ORM206 / ORM207: evaluating whole querysets in Python --------------------------------
+
+BUILTIN_AGGREGATES = {"sum": "Sum", "min": "Min", "max": "Max"}
+
+
+def builtin_call(ctx: FileContext, node: ast.AST, *names: str) -> bool:
+    """A call of a builtin (not shadowed by an import or a module-level definition)."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names
+            and node.func.id not in ctx.imports.names and len(node.args) == 1 and not node.keywords)
+
+
+def whole_query(ctx: FileContext, node: ast.AST) -> QueryInfo | None:
+    """A query expression whose rows Python would load (not a per-row relation: that is ORM201)."""
+    info = query_source(ctx, node)
+    if info is None or info.result not in (INSTANCES, ROWS, MANAGER) or info.bounded:
+        return None
+    if info.origin == "prefetched":
+        return None
+    if info.origin == "related":
+        owner = info.owner
+        if info.framework != "django" or owner is None or owner.kind == "row":
+            return None
+        if owner.query is not None and owner.query.covers(info.path):
+            return None
+    return info
+
+
+def used_later(ctx: FileContext, name_node: ast.AST, exclude: ast.AST | None = None) -> bool:
+    """Is the variable read again in its function after ``name_node`` (outside ``exclude``)?"""
+    if not isinstance(name_node, ast.Name):
+        return False
+    scope = enclosing_function(ctx, name_node) or ctx.tree
+    skip = {id(n) for n in ast.walk(exclude)} if exclude is not None else set()
+    position = (name_node.lineno, name_node.col_offset)
+    loop_nodes = enclosing_loops(ctx, name_node)
+    for node in ast.walk(scope):
+        if (isinstance(node, ast.Name) and node.id == name_node.id and isinstance(node.ctx, ast.Load)
+                and node is not name_node and id(node) not in skip):
+            if (node.lineno, node.col_offset) > position or loop_nodes:
+                return True
+    return False
+
+
+def count_fix(ctx: FileContext, node: ast.AST, info: QueryInfo) -> str:
+    base = node
+    if isinstance(base, ast.Call) and isinstance(base.func, ast.Attribute) and base.func.attr == "all" and not base.args:
+        base = base.func.value
+    if isinstance(base, ast.Call) and builtin_call(ctx, base, "list", "tuple"):
+        base = base.args[0]
+    if info.framework == "django":
+        return f"{_label(base)}.count()"
+    if info.origin in ("query", "model_query"):
+        return f"{_label(base)}.count()"
+    where = ".where(...)" if info.has("where", "filter", "filter_by") else ""
+    return f"session.scalar(select(func.count()).select_from({info.model.name}){where})"
+
+
+def exists_fix(info: QueryInfo, base: ast.AST | None) -> str:
+    if info.framework == "django":
+        text = _label(base) if base is not None else info.describe()
+        for suffix in (".all()", ".first()", ".count()", ".last()"):
+            text = text.removesuffix(suffix)
+        return f"{text}.exists()"
+    if info.origin in ("query", "model_query"):
+        return f"session.query({_label(base) if base is not None else _label(info.root)}.exists()).scalar()"
+    where = ".where(...)" if info.has("where", "filter", "filter_by") else ""
+    return f"session.scalar(select(exists(){where or '.where(...)'}))"
+
+
+def existence_tests(ctx: FileContext) -> Iterator[tuple[ast.AST, str, QueryInfo, ast.AST | None]]:
+    """(node to report, what it does, query, the query expression) for ORM206."""
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            found = _count_comparison(ctx, node) or _first_is_none(ctx, node)
+            if found is not None:
+                yield found
+        elif isinstance(node, (ast.If, ast.While, ast.IfExp, ast.Assert)):
+            for test in _test_operands(node.test):
+                info = whole_query(ctx, test)
+                if info is not None and not info.evaluated and not used_later(ctx, test, node.test):
+                    yield test, "evaluates and caches every row only to test truthiness", info, test
+        elif builtin_call(ctx, node, "bool"):
+            info = whole_query(ctx, node.args[0])
+            if info is not None and not used_later(ctx, node.args[0], node):
+                yield node, "evaluates and caches every row only to test truthiness", info, node.args[0]
+
+
+def _test_operands(test: ast.AST) -> list[ast.AST]:
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _test_operands(test.operand)
+    if isinstance(test, ast.BoolOp):
+        return [leaf for value in test.values for leaf in _test_operands(value)]
+    return [test]
+
+
+def _zero_test(node: ast.Compare) -> ast.AST | None:
+    """The counted side of ``x > 0``, ``x == 0``, ``x != 0``, ``x >= 1``, ``x < 1``, ``0 < x``."""
+    left, op, right = node.left, node.ops[0], node.comparators[0]
+
+    def number(n: ast.AST) -> int | None:
+        return n.value if isinstance(n, ast.Constant) and type(n.value) is int else None
+
+    if number(right) == 0 and isinstance(op, (ast.Gt, ast.Eq, ast.NotEq, ast.LtE)):
+        return left
+    if number(right) == 1 and isinstance(op, (ast.GtE, ast.Lt)):
+        return left
+    if number(left) == 0 and isinstance(op, (ast.Lt, ast.Eq, ast.NotEq, ast.GtE)):
+        return right
+    return None
+
+
+def _count_comparison(ctx: FileContext, node: ast.Compare):
+    counted = _zero_test(node)
+    if counted is None:
+        return None
+    if builtin_call(ctx, counted, "len"):
+        info = whole_query(ctx, counted.args[0])
+        if info is not None and not used_later(ctx, counted.args[0], node):
+            return node, "loads every row only to compare their number with 0", info, counted.args[0]
+        return None
+    if isinstance(counted, ast.Call) and isinstance(counted.func, ast.Attribute) and counted.func.attr == "count":
+        info = query_source(ctx, counted)
+        if info is None or info.terminal != "count" or info.origin in ("related", "prefetched"):
+            return None
+        receiver = counted.func.value
+        if used_later(ctx, receiver, node):
+            return None
+        return node, "counts every matching row only to compare with 0", info, receiver
+    return None
+
+
+def _first_is_none(ctx: FileContext, node: ast.Compare):
+    op, right = node.ops[0], node.comparators[0]
+    if not (isinstance(op, (ast.Is, ast.IsNot)) and isinstance(right, ast.Constant) and right.value is None):
+        return None
+    left = node.left
+    if not (isinstance(left, ast.Call) and isinstance(left.func, ast.Attribute) and left.func.attr in ("first", "one_or_none")):
+        return None
+    info = query_source(ctx, left)
+    if info is None or info.origin in ("related", "prefetched") or info.terminal not in ("first", "one_or_none"):
+        return None
+    if used_later(ctx, left.func.value, node):
+        return None
+    return node, "fetches a whole row only to test that one exists", info, left.func.value
+
+
+@rule(
+    "ORM205",
+    "len-of-queryset",
+    Severity.MAJOR,
+    Category.QUERIES,
+    "len() of {query} loads every row to count them; use {fix}",
+)
+def len_of_queryset(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags `len(<query expression>)` (also `len(qs.all())`, `len(list(qs))`,
+    `len(session.scalars(..).all())`, `len(q.all())`) when the rows are not
+    iterated or reused afterwards in the same function. Comparisons of the
+    length with 0 are ORM206.
+
+    ## Why is this bad?
+    `len()` fetches and builds every row to count them in Python. The
+    database counts without transferring anything: `.count()` /
+    `select(func.count())`. When the rows are used afterwards, evaluating
+    once and taking `len()` is right, and the rule stays silent.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Order(models.Model):
+        status = models.CharField(max_length=20)
+
+
+    def open_orders():
+        return len(Order.objects.filter(status="open"))
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+
+
+    class Order(models.Model):
+        status = models.CharField(max_length=20)
+
+
+    def open_orders():
+        return Order.objects.filter(status="open").count()
+    ```
+
+    ## References
+    - [Django: count()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#count)
+    - [SQLAlchemy: counting rows with func.count()](https://docs.sqlalchemy.org/en/20/tutorial/data_select.html#tutorial-group-by-w-aggregates)
+    """
+    comparisons = {id(n.left) for n in ast.walk(ctx.tree) if isinstance(n, ast.Compare) and _zero_test(n) is not None}
+    comparisons |= {id(n.comparators[0]) for n in ast.walk(ctx.tree) if isinstance(n, ast.Compare) and len(n.ops) == 1}
+    for node in ast.walk(ctx.tree):
+        if not builtin_call(ctx, node, "len") or id(node) in comparisons:
+            continue
+        argument = node.args[0]
+        info = whole_query(ctx, argument)
+        if info is None or used_later(ctx, argument, node):
+            continue
+        if info.origin == "related" and info.framework != "django":
+            continue
+        yield ctx.finding("ORM205", node, query=_label(argument), fix=count_fix(ctx, argument, info))
+
+
+@rule(
+    "ORM206",
+    "inefficient-existence-check",
+    Severity.MINOR,
+    Category.QUERIES,
+    "existence check: '{test}' {what}; use {fix}",
+)
+def inefficient_existence_check(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a query used only to test whether rows exist: `if qs:`,
+    `bool(qs)`, `not qs`, `qs.count() > 0` / `== 0` / `>= 1`,
+    `len(qs) > 0`, `qs.first() is not None` / `is None`, and the SQLAlchemy
+    forms `q.count() > 0` / `q.first() is not None` /
+    `session.scalars(..).first() is None`. Not flagged when the same
+    queryset variable is iterated or used afterwards: then evaluating it
+    once is right.
+
+    ## Why is this bad?
+    Truthiness and `len()` fetch every row; `count()` counts them all;
+    `first()` fetches and orders a whole row. `EXISTS` / `LIMIT 1` stops at
+    the first match and transfers nothing.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Coupon(models.Model):
+        code = models.CharField(max_length=20)
+
+
+    def is_taken(code):
+        return Coupon.objects.filter(code=code).count() > 0
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+
+
+    class Coupon(models.Model):
+        code = models.CharField(max_length=20)
+
+
+    def is_taken(code):
+        return Coupon.objects.filter(code=code).exists()
+    ```
+
+    ## References
+    - [Django: exists()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#exists)
+    - [SQLAlchemy: exists()](https://docs.sqlalchemy.org/en/20/core/selectable.html#sqlalchemy.sql.expression.exists)
+    """
+    seen = set()
+    for node, what, info, base in existence_tests(ctx):
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield ctx.finding("ORM206", node, test=_label(node), what=what, fix=exists_fix(info, base))
+
+
+def _plain_field(model: ModelFact, name: str) -> bool:
+    fact = model.field_for(name)
+    return fact is not None and fact.relation in ("", "fk", "o2o") and (fact.relation == "" or name != fact.name)
+
+
+def _attribute_of(node: ast.AST, target: str) -> str | None:
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == target:
+        return node.attr
+    return None
+
+
+def python_aggregations(ctx: FileContext) -> Iterator[tuple[ast.AST, str, str]]:
+    """(node, what, fix) for ORM207; comprehension nodes it covers are listed in ctx.cache for ORM208."""
+    covered: set[int] = ctx.cache.setdefault("queries.orm207_comprehensions", set())
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, ast.Call) and builtin_call(ctx, node, *BUILTIN_AGGREGATES, "len"):
+            comp = node.args[0]
+            if not isinstance(comp, (ast.GeneratorExp, ast.ListComp)) or len(comp.generators) != 1:
+                continue
+            generator = comp.generators[0]
+            info = whole_query(ctx, generator.iter)
+            if info is None or info.result == ROWS or not isinstance(generator.target, ast.Name):
+                continue
+            target = generator.target.id
+            name = node.func.id  # type: ignore[union-attr]
+            if name == "len":
+                if not generator.ifs:
+                    continue
+                covered.add(id(comp))
+                yield node, "counts rows in Python", filter_fix(info, generator, target, count=True)
+                continue
+            field = _attribute_of(comp.elt, target)
+            if field is None or not _plain_field(info.model, field):
+                continue
+            covered.add(id(comp))
+            yield node, f"computes {name}() in Python", aggregate_fix(info, name, field, bool(generator.ifs))
+    for node in ast.walk(ctx.tree):
+        if isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.SetComp)) and id(node) not in covered:
+            if len(node.generators) != 1 or not node.generators[0].ifs:
+                continue
+            generator = node.generators[0]
+            info = whole_query(ctx, generator.iter)
+            if info is None or info.result == ROWS or not isinstance(generator.target, ast.Name):
+                continue
+            target = generator.target.id
+            if all(_translatable_condition(info.model, cond, target) for cond in generator.ifs):
+                covered.add(id(node))
+                yield node, "filters rows in Python", filter_fix(info, generator, target, count=False)
+
+
+def _translatable_condition(model: ModelFact, cond: ast.AST, target: str) -> bool:
+    """``x.f == v`` / ``x.f > v`` / ``x.f in (..)`` on a plain column, ``v`` not reading the row."""
+    if not (isinstance(cond, ast.Compare) and len(cond.ops) == 1):
+        return False
+    field = _attribute_of(cond.left, target)
+    if field is None or not _plain_field(model, field):
+        return False
+    if not isinstance(cond.ops[0], (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In)):
+        return False
+    return target not in names_in(cond.comparators[0])
+
+
+def _lookup(cond: ast.AST, target: str) -> str:
+    if isinstance(cond, ast.Compare) and len(cond.ops) == 1:
+        field = _attribute_of(cond.left, target)
+        suffix = {ast.Eq: "", ast.Lt: "__lt", ast.LtE: "__lte", ast.Gt: "__gt", ast.GtE: "__gte", ast.In: "__in",
+                  ast.NotEq: ""}.get(type(cond.ops[0]))
+        if field is not None and suffix is not None:
+            value = _label(cond.comparators[0], 30)
+            if isinstance(cond.ops[0], ast.NotEq):
+                return f"exclude({field}={value})"
+            return f"{field}{suffix}={value}"
+    return "..."
+
+
+def filter_fix(info: QueryInfo, generator: ast.comprehension, target: str, count: bool) -> str:
+    base = _label(generator.iter).removesuffix(".all()")
+    if info.framework == "django":
+        lookups = [_lookup(cond, target) for cond in generator.ifs]
+        excludes = [item for item in lookups if item.startswith("exclude(")]
+        filters = [item for item in lookups if not item.startswith("exclude(")]
+        text = base + (f".filter({', '.join(filters)})" if filters else "") + "".join(f".{e}" for e in excludes)
+        return text + (".count()" if count else "")
+    model = info.model.name
+    conditions = []
+    for cond in generator.ifs:
+        if isinstance(cond, ast.Compare) and _attribute_of(cond.left, target) and len(cond.ops) == 1:
+            rendered = ast.unparse(ast.Compare(ast.Attribute(ast.Name(model), cond.left.attr), cond.ops, cond.comparators))
+            conditions.append(rendered)
+    where = f".where({', '.join(conditions) or '...'})"
+    if count:
+        return f"session.scalar(select(func.count()).select_from({model}){where})"
+    return f"the condition in the query: select({model}){where}"
+
+
+def aggregate_fix(info: QueryInfo, function: str, field: str, filtered: bool) -> str:
+    if info.framework == "django":
+        label = "total" if function == "sum" else function
+        text = _label(info.node)
+        for suffix in (".all()",):
+            text = text.removesuffix(suffix)
+        extra = ".filter(...)" if filtered else ""
+        return f'{text}{extra}.aggregate({label}={BUILTIN_AGGREGATES[function]}("{field}"))["{label}"]'
+    model = info.model.name
+    return f"session.scalar(select(func.{function}({model}.{field})){'.where(...)' if filtered or info.has('where', 'filter', 'filter_by') else ''})"
+
+
+@rule(
+    "ORM207",
+    "python-side-aggregation",
+    Severity.MAJOR,
+    Category.QUERIES,
+    "Python-side aggregation: '{expression}' {what} over every row; use {fix}",
+)
+def python_side_aggregation(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags aggregation and filtering done in Python over the rows of a query:
+    `sum(x.amount for x in qs)` / `min(..)` / `max(..)` (generator or list
+    comprehension) over a plain column, `len([x for x in qs if ..])`, and
+    `[x for x in qs if x.status == "open"]` when every condition compares a
+    plain column of the row with a value that does not depend on the row.
+
+    ## Why is this bad?
+    Every row is fetched and turned into an object to compute one number or
+    keep a few rows. The database does it with an index and returns only
+    the result: `aggregate(Sum("amount"))`, `filter(..).count()`,
+    `filter(status="open")`, `select(func.sum(M.amount))`.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Payment(models.Model):
+        amount = models.DecimalField(max_digits=10, decimal_places=2)
+
+
+    def revenue():
+        return sum(p.amount for p in Payment.objects.all())
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+    from django.db.models import Sum
+
+
+    class Payment(models.Model):
+        amount = models.DecimalField(max_digits=10, decimal_places=2)
+
+
+    def revenue():
+        return Payment.objects.aggregate(total=Sum("amount"))["total"]
+    ```
+
+    ## References
+    - [Django: aggregation](https://docs.djangoproject.com/en/stable/topics/db/aggregation/)
+    - [SQLAlchemy: aggregate functions](https://docs.sqlalchemy.org/en/20/tutorial/data_select.html#aggregate-functions-with-group-by-having)
+    """
+    for node, what, fix in python_aggregations(ctx):
+        yield ctx.finding("ORM207", node, expression=_label(node), what=what, fix=fix)
