@@ -32,11 +32,13 @@ def all_nodes(tree: ast.AST) -> list[ast.AST]:
         while position < len(cached):
             node = cached[position]
             position += 1
-            kids = list(ast.iter_child_nodes(node))
-            try:
-                setattr(node, _CHILDREN, kids)
-            except AttributeError:  # a node type without __dict__: just do not cache
-                pass
+            kids = getattr(node, _CHILDREN, None)
+            if kids is None:
+                kids = list(ast.iter_child_nodes(node))
+                try:
+                    setattr(node, _CHILDREN, kids)
+                except AttributeError:  # a node type without __dict__: just do not cache
+                    pass
             cached.extend(kids)
         try:
             setattr(tree, _NODES, cached)
