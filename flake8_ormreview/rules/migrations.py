@@ -88,7 +88,7 @@ def existing_table_operations(ctx: FileContext, migration: MigrationModel, *kind
     """Operations of these kinds that act on an existing, managed table in the database."""
     unmanaged = unmanaged_models(ctx, migration)
     for op in migration.operations:
-        if op.kind in kinds and op.in_database and not op.created_here and op.model not in unmanaged:
+        if op.kind in kinds and op.in_database and not op.created_here and op.model not in unmanaged and op.is_resolved:
             yield op
 
 
@@ -854,6 +854,8 @@ def irreversible_migration(ctx: FileContext) -> Iterator[Finding]:
         return
     if migration.framework == "django":
         for op in migration.operations:
+            if op.has_unpacked_arguments or ("code" not in op.args and "sql" not in op.args):
+                continue
             if op.kind == "RunPython" and _missing(op.args.get("reverse_code")):
                 code = text_of(op.args.get("code")) or "..."
                 yield ctx.finding("ORM406", op.node, operation=f"RunPython({code})", problem="has no reverse_code",
@@ -1282,13 +1284,13 @@ def mixed_schema_and_data_migration(ctx: FileContext) -> Iterator[Finding]:
     unmanaged = unmanaged_models(ctx, migration)
     schema = [
         op for op in migration.operations
-        if op.is_schema_change and not op.created_here and op.kind != "CreateModel" and op.model not in unmanaged
+        if op.is_schema_change and op.is_resolved and not op.created_here and op.kind != "CreateModel" and op.model not in unmanaged
     ]
     if not schema:
         return
     targets = ", ".join(sorted({f"'{op.model}'" for op in schema if op.model})) or "existing tables"
     for op in migration.operations:
-        if op.kind == "RunPython" and op.in_database:
+        if op.kind == "RunPython" and op.in_database and "code" in op.args:
             code = text_of(op.args.get("code")) or "..."
             yield ctx.finding("ORM410", op.node, operation=f"RunPython({code})", targets=targets,
                               fix="move the RunPython into its own migration")

@@ -99,6 +99,9 @@ BATCH_PARAMS: dict[str, tuple[str, ...]] = {
 }
 ALEMBIC_SCHEMA_OPERATIONS = set(ALEMBIC_PARAMS) - {"execute", "bulk_insert"}
 
+# Operations that name a field/column/index: without the name they are not understood.
+NAMED_TARGETS = {"AddField", "RemoveField", "AlterField", "RenameField", "add_column", "drop_column", "alter_column", "create_index", "drop_index"}
+
 # Django field classes stored as varchar (CharField and its subclasses).
 VARCHAR_FIELDS = {"CharField", "SlugField", "EmailField", "URLField", "FileField", "ImageField", "FilePathField"}
 
@@ -331,6 +334,24 @@ class Operation:
 
     def keyword(self, name: str) -> ast.expr | None:
         return self.args.get(name)
+
+    @property
+    def has_unpacked_arguments(self) -> bool:
+        """``*args`` / ``**kwargs``: which options the call sets is unknown."""
+        return any(k.arg is None for k in self.node.keywords) or any(isinstance(a, ast.Starred) for a in self.node.args)
+
+    @property
+    def is_resolved(self) -> bool:
+        """Do we know what it touches (model/table, and the field/column where it has one)?"""
+        if self.has_unpacked_arguments:
+            return False
+        if self.kind in NAMED_TARGETS and not self.name:
+            return False
+        if self.framework == "django":
+            return bool(self.model) or self.kind in ("RunPython", "RunSQL", "SeparateDatabaseAndState")
+        if self.kind == "drop_index":
+            return bool(self.name)
+        return bool(self.table) or self.kind in ("execute", "bulk_insert")
 
     @property
     def is_schema_change(self) -> bool:
@@ -608,7 +629,13 @@ class _AlembicReader:
             op.columns = [c for c in (column_definition(a, self.imports) for a in op.node.args[1:]) if c]
         elif op.kind in ("create_index", "drop_index", "create_unique_constraint", "create_check_constraint",
                          "create_foreign_key", "create_primary_key", "drop_constraint"):
-            op.name = string(args.get("index_name") or args.get("constraint_name"))
+            op.name = self.object_name(args.get("index_name") or args.get("constraint_name"))
+
+    def object_name(self, node: ast.AST | None) -> str:
+        """A literal name, also through ``op.f("ix_orders_status")`` (autogenerate's naming wrapper)."""
+        if isinstance(node, ast.Call) and node.args and canonical(self.imports.resolve(node.func)) == "alembic:f":
+            node = node.args[0]
+        return string(node)
 
 
 def _module_assignments(tree: ast.Module) -> dict[str, ast.expr]:
