@@ -1268,6 +1268,8 @@ def inefficient_existence_check(ctx: FileContext) -> Iterator[Finding]:
 
 
 def _plain_field(model: ModelFact, name: str) -> bool:
+    if name == "pk" or (name == "id" and model.pk_name == "id"):
+        return True
     fact = model.field_for(name)
     return fact is not None and fact.relation in ("", "fk", "o2o") and (fact.relation == "" or name != fact.name)
 
@@ -1429,3 +1431,239 @@ def python_side_aggregation(ctx: FileContext) -> Iterator[Finding]:
     """
     for node, what, fix in python_aggregations(ctx):
         yield ctx.finding("ORM207", node, expression=_label(node), what=what, fix=fix)
+
+
+# -- ORM203 -----------------------------------------------------------------------------------
+
+
+def _opaque_calls(ctx: FileContext, info: QueryInfo) -> bool:
+    """Do the query's arguments call something that may differ per call (``now()``, helpers)?"""
+    arguments: list[ast.AST] = []
+    for _, call in info.chain:
+        if isinstance(call, ast.Call):
+            arguments.extend(call.args)
+            arguments.extend(k.value for k in call.keywords)
+    if isinstance(info.root, ast.Call):
+        arguments.extend(info.root.args[1:] if info.origin == "session_get" else info.root.args)
+    for argument in arguments:
+        for node in ast.walk(argument):
+            if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+                if ctx.canonical(node.func) is None and query_source(ctx, node) is None:
+                    return True
+    return False
+
+
+def writes_in_loop(ctx: FileContext, loop: Loop, model: ModelFact) -> bool:
+    """Does the loop body write (or may it write) rows of ``model``?"""
+    for node in loop.walk_body():
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        method = node.func.attr
+        if method in ("save", "delete", "asave", "adelete", "add", "commit", "flush", "merge", "bulk_create",
+                      "bulk_update", "update", "create", "get_or_create", "update_or_create", "execute",
+                      "remove", "set", "clear"):
+            info = query_source(ctx, node)
+            if info is not None and info.model.qualname != model.qualname and info.result == WRITE:
+                continue
+            instance = instance_of(ctx, node.func.value)
+            if instance is not None and instance.model.qualname != model.qualname:
+                continue
+            return True
+    return False
+
+
+@rule(
+    "ORM203",
+    "loop-invariant-query",
+    Severity.MAJOR,
+    Category.QUERIES,
+    "loop-invariant query: {query} returns the same result on every iteration; run it once before the loop",
+)
+def loop_invariant_query(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a query inside a `for` loop or comprehension whose receiver and
+    arguments read nothing assigned in the loop (PowerStation's
+    loop-invariant rule): `Setting.objects.get(key="vat")`,
+    `Tag.objects.count()`, iterating `Tag.objects.all()` in an inner loop,
+    `session.scalars(select(M).where(M.flag))` with no per-iteration value.
+
+    Skipped when the loop body writes (or may write) rows of the same model,
+    when an argument calls a function (`now()`, a helper) whose value may
+    change, in `while` loops (polling re-reads on purpose), loops over
+    literals, code in nested functions and a query followed by
+    `break`/`return`.
+
+    ## Why is this bad?
+    The same query runs on every iteration and returns the same rows: N
+    round trips for one result. Run it once before the loop and reuse the
+    value (materialise a queryset with `list(..)` if it is iterated).
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Setting(models.Model):
+        key = models.CharField(max_length=50, unique=True)
+        value = models.CharField(max_length=200)
+
+
+    def with_vat(prices):
+        return [p * float(Setting.objects.get(key="vat").value) for p in prices]
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+
+
+    class Setting(models.Model):
+        key = models.CharField(max_length=50, unique=True)
+        value = models.CharField(max_length=200)
+
+
+    def with_vat(prices):
+        vat = float(Setting.objects.get(key="vat").value)
+        return [p * vat for p in prices]
+    ```
+
+    ## References
+    - [Django: understand QuerySet evaluation and caching](https://docs.djangoproject.com/en/stable/topics/db/optimization/#understand-queryset-evaluation)
+    - [Junwen Yang et al., PowerStation: automatically detecting and fixing inefficiencies of database-backed web applications](https://hyperloop-rails.github.io/powerstation/)
+    """
+    for item in loop_queries(ctx):
+        info = item.info
+        loop = item.loops[0]
+        if info.result == WRITE or loop.kind == "while" or loop.bounded:
+            continue
+        if query_names(item) & loop.assigned:
+            continue
+        if _runs_once(ctx, item.node, loop) or _opaque_calls(ctx, info) or writes_in_loop(ctx, loop, info.model):
+            continue
+        yield ctx.finding("ORM203", item.node, query=info.describe())
+
+
+# -- ORM208 -----------------------------------------------------------------------------------
+
+
+def orm207_nodes(ctx: FileContext) -> set[int]:
+    """Comprehensions ORM207 already reports (ORM208 stays silent on them)."""
+    if "queries.orm207" not in ctx.cache:
+        ctx.cache["queries.orm207"] = list(python_aggregations(ctx))
+    return {id(node) for node, _, _ in ctx.cache["queries.orm207"]} | ctx.cache.get("queries.orm207_comprehensions", set())
+
+
+def fields_read(ctx: FileContext, loop: Loop, name: str, model: ModelFact) -> list[str] | None:
+    """Plain fields read from the loop row, or None when the row is used any other way."""
+    fields: list[str] = []
+    for node in loop.walk_body():
+        if not (isinstance(node, ast.Name) and node.id == name):
+            continue
+        if isinstance(node.ctx, ast.Store):
+            return None
+        parent = parent_of(ctx, node)
+        if not (isinstance(parent, ast.Attribute) and isinstance(parent.ctx, ast.Load)):
+            return None  # passed on, returned, stored, compared as an object
+        attribute = parent.attr
+        fact = model.field_for(attribute)
+        if attribute == "pk":
+            attribute = model.pk_name
+        elif fact is None or fact.relation not in ("", "fk", "o2o") or (fact.relation and attribute == fact.name):
+            if not (attribute == "id" and model.pk_name == "id"):
+                return None  # a method, a property or a relation
+        grand = parent_of(ctx, parent)
+        if isinstance(grand, ast.Call) and grand.func is parent:
+            return None
+        if attribute not in fields:
+            fields.append(attribute)
+    return fields
+
+
+def unused_columns_fix(info: QueryInfo, fields: list[str], loop: Loop) -> str:
+    listed = ", ".join(f'"{f}"' for f in fields)
+    if info.framework == "django":
+        if len(fields) == 1 and loop.kind == "comprehension":
+            return f'.values_list({listed}, flat=True)'
+        return f".only({listed}) or .values_list({listed})"
+    columns = ", ".join(f"{info.model.name}.{f}" for f in fields)
+    return f"select({columns}) or .options(load_only({columns}))"
+
+
+@rule(
+    "ORM208",
+    "unused-columns",
+    Severity.MINOR,
+    Category.QUERIES,
+    "'{var}' reads only {fields} of each {model} row of {query}; fetch just that with {fix}",
+)
+def unused_columns(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a loop or comprehension over full model instances whose body
+    reads only one or two plain columns of the loop variable and never
+    passes the object on, stores it, calls its methods or follows a
+    relation: `[o.id for o in qs]`, `for u in users: emails.append(u.email)`.
+    Queries that already use `values()`, `values_list()`, `only()`,
+    `defer()`, `select(M.a, M.b)` or `load_only()` are not flagged, nor are
+    comprehensions ORM207 reports.
+
+    ## Why is this bad?
+    Every column of every row is transferred and turned into a model object
+    (wide text and JSON columns included) to use one value.
+    `values_list("id", flat=True)`, `only(..)`, `select(M.a, M.b)` or
+    `load_only(..)` fetch just what is used.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Customer(models.Model):
+        email = models.EmailField()
+        notes = models.TextField()
+
+
+    def mailing_list():
+        return [c.email for c in Customer.objects.all()]
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+
+
+    class Customer(models.Model):
+        email = models.EmailField()
+        notes = models.TextField()
+
+
+    def mailing_list():
+        return list(Customer.objects.values_list("email", flat=True))
+    ```
+
+    ## References
+    - [Django: values_list()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#values-list)
+    - [Django: only()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#only)
+    - [SQLAlchemy: load_only()](https://docs.sqlalchemy.org/en/20/orm/queryguide/columns.html#sqlalchemy.orm.load_only)
+    """
+    skip = orm207_nodes(ctx)
+    for loop in loops(ctx):
+        if loop.kind == "while" or loop.bounded or loop.query is None or id(loop.node) in skip:
+            continue
+        info = loop.query
+        if info.origin not in ("manager", "select", "query", "model_query") or info.columns_only:
+            continue
+        if info.has("only", "defer", "values", "values_list", "with_entities", "options") or info.eager:
+            continue
+        if len(loop.targets) != 1 or (loop.kind == "comprehension" and len(loop.node.generators) != 1):
+            continue
+        name, instance = next(iter(loop.targets.items()))
+        fields = fields_read(ctx, loop, name, instance.model)
+        if not fields or len(fields) > 2:
+            continue
+        if isinstance(loop.node, (ast.For, ast.AsyncFor)) and loop.node.orelse:
+            continue
+        shown = ", ".join(f"'{f}'" for f in fields)
+        yield ctx.finding("ORM208", loop.node, var=name, fields=shown, model=instance.model.name,
+                          query=info.describe(), fix=unused_columns_fix(info, fields, loop))
