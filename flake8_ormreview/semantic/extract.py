@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from .facts import FieldFact, IndexFact, ModelFact, ModuleFacts
-from .names import ImportMap, canonical, dotted, iter_module_level, module_name_for
+from .names import ORM_PACKAGES, ImportMap, canonical, dotted, iter_module_level, module_name_for
 from .migrations import summarize_migration
 
 DJANGO_RELATIONS = {"ForeignKey": "fk", "OneToOneField": "o2o", "ManyToManyField": "m2m", "ParentalKey": "fk"}
@@ -96,14 +96,35 @@ class ModuleExtractor:
         self.module = module if module is not None else module_name_for(path, root)
         is_package = os.path.basename(path).startswith("__init__.")
         self.imports = ImportMap.from_tree(tree, self.module, is_package)
+        self.symbols = dict(self.imports.names)  # what the file says, before the assumption below
+        self.declared_imports = ImportMap(self.module, is_package)
+        self.declared_imports.names = self.symbols
+        self.assume_imported_db_instances()
         self.app_label = app_label_for(self.module)
+
+    def assume_imported_db_instances(self) -> None:
+        """``from app.extensions import db`` + ``class Post(db.Model)``: read ``db.Column`` as Flask-SQLAlchemy's.
+
+        The ``db = SQLAlchemy()`` line is in another file, which the extractor
+        does not see.  Only the columns are read this way: whether ``Post`` is a
+        model is still decided by the index, which resolves ``db`` for real.
+        """
+        for node in iter_module_level(self.tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for base in node.bases:
+                if isinstance(base, ast.Attribute) and base.attr == "Model" and isinstance(base.value, ast.Name):
+                    local = base.value.id
+                    imported = self.imports.names.get(local, "")
+                    if imported and not imported.endswith("()") and imported.split(".")[0] not in ORM_PACKAGES:
+                        self.imports.names[local] = "flask_sqlalchemy.SQLAlchemy()"
 
     def canon(self, node: ast.AST) -> str | None:
         return canonical(self.imports.resolve(node))
 
     def run(self) -> ModuleFacts:
         facts = ModuleFacts(path=self.path, module=self.module, kind=detect_kind(self.path, self.tree, self.imports))
-        facts.symbols = dict(self.imports.names)
+        facts.symbols = dict(self.symbols)
         module_indexes: list[tuple[str, IndexFact]] = []
         for node in iter_module_level(self.tree):
             if isinstance(node, ast.ClassDef):
@@ -139,7 +160,7 @@ class ModuleExtractor:
             path=self.path,
             line=node.lineno,
             end_line=getattr(node, "end_lineno", node.lineno) or node.lineno,
-            bases=[self.imports.resolve(b) or "" for b in node.bases],
+            bases=[self.declared_imports.resolve(b) or "" for b in node.bases],  # the index decides what they are
             keywords={kw.arg: literal(kw.value) for kw in node.keywords if kw.arg},
             app_label=self.app_label,
             docstring=ast.get_docstring(node) is not None,
