@@ -532,7 +532,9 @@ class ModuleExtractor:
         index.name = literal(call.args[0]) if call.args and isinstance(literal(call.args[0]), str) else ""
         index.partial = any(k.endswith("_where") for k in kw)
         index.include = any(k.endswith("_include") for k in kw)
-        index.opclasses = any(k.endswith("_ops") for k in kw)
+        # Another access method (gin, gist, hash) or a key-prefix length is not interchangeable with a B-tree.
+        other_method = any(k.endswith("_using") and literal(v) not in ("btree", None) for k, v in kw.items())
+        index.opclasses = any(k.endswith(("_ops", "_length")) for k in kw) or other_method
         index.expressions = expressions
         return owner or "", index
 
