@@ -134,6 +134,11 @@ class ReviewBuilder:
         for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", finding.message):
             if word in self.model_names:
                 names.add(word)
+        example = self.example_for(finding)
+        if example and not names:
+            # Raw SQL names tables, not models.
+            words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", example.get("current", "")))
+            names.update(m["name"] for m in self.models if m.get("table") in words)
         return sorted(names)
 
     def enclosing_models(self, finding: ReportFinding) -> list[str]:

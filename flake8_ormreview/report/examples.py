@@ -147,7 +147,10 @@ def rewrite_orm101(site: Site) -> Example | None:
     for call in _calls_on_line(site, site.line):
         for kw in call.keywords:
             if kw.arg == "db_index" and isinstance(kw.value, ast.Constant) and kw.value.value is False:
-                new = _replace_segment(site, kw, "db_index=True")
+                new = list(site.lines)
+                new[kw.lineno - 1] = re.sub(r",\s*db_index\s*=\s*False", "", new[kw.lineno - 1], count=1)
+                if new[kw.lineno - 1] == site.lines[kw.lineno - 1]:
+                    new = _replace_segment(site, kw, "db_index=True")
                 if new:
                     return _example(site, start, end, new, _django_index_safeguard(site))
     calls = [c for c in _calls_on_line(site, site.line) if _callee(c) in ("Column", "mapped_column", "Field", "column")]
@@ -455,18 +458,16 @@ def rewrite_orm502(site: Site) -> Example | None:
 def _parametrise(site: Site, fstring: ast.JoinedStr, start: int, end: int, sink_arg: ast.Name | None = None) -> Example | None:
     text = "\n".join(site.lines)
     sqlalchemy = "text(" in site.text(start, end)
-    parts: list[str] = []
-    params: list[str] = []
+    values: list[str] = []
+    combined = ""
     for value in fstring.values:
         if isinstance(value, ast.Constant):
-            parts.append(str(value.value))
+            combined += str(value.value)
         elif isinstance(value, ast.FormattedValue):
-            expr = ast.get_source_segment(text + "\n", value.value) or "value"
-            params.append(expr)
-            parts.append(f":p{len(params) - 1}" if sqlalchemy else "%s")
-    # A quoted placeholder ('{x}' in the f-string) is a plain placeholder once parametrised.
-    sql = re.sub(r"'(%s|:p\d+)'", r"\1", "".join(parts))
-    literal = repr(sql)
+            values.append(ast.get_source_segment(text + "\n", value.value) or "value")
+            combined += f"\0{len(values) - 1}\0"
+    sql, params, identifiers = _placeholders(combined, values, sqlalchemy)
+    literal = ("f" + repr(sql)) if identifiers else repr(sql)
     if sqlalchemy:
         binds = ", ".join(f"p{i}={p}" for i, p in enumerate(params))
         wrappers = [c for c in _calls_on_line(site, fstring.lineno) if _callee(c) == "text" and c.args and c.args[0] is fstring]
@@ -491,7 +492,69 @@ def _parametrise(site: Site, fstring: ast.JoinedStr, start: int, end: int, sink_
         shift = len(literal) - ((fstring.end_col_offset or 0) - fstring.col_offset) if call.args[0] is fstring else 0
         arg = call.args[0]
         new = _insert(new, arg.end_lineno or arg.lineno, (arg.end_col_offset or 0) + shift, ", [" + ", ".join(params) + "]")
+    if identifiers:
+        indent = _indent(site.lines[start - 1])
+        checks = []
+        for expr in identifiers:
+            checks += [f"{indent}if {expr} not in ALLOWED_SQL_NAMES:  # a fixed set of column/table names", f"{indent}    raise ValueError(f\"unexpected SQL name {{{expr}!r}}\")"]
+        new = new[: start - 1] + checks + new[start - 1 :]
     return _example(site, start, end, new, "# Add a test that passes a quote (') through this path: it must stay data, not SQL.")
+
+
+IDENTIFIER_POSITION = re.compile(r"(?:\b(?:ORDER|GROUP)\s+BY|\b(?:FROM|JOIN|INTO|UPDATE|TABLE))\s*$", re.I)
+MARKER = re.compile(r"\0(\d+)\0")
+
+
+def _placeholders(combined: str, values: list[str], named: bool) -> tuple[str, list[str], list[str]]:
+    """SQL with placeholders, the parameters, and the values kept as (allow-listed) identifiers.
+
+    A value inside a quoted SQL literal (``'%{term}%'``) becomes one parameter
+    holding the whole literal (``f"%{term}%"``); a value in an identifier
+    position (``ORDER BY {order}``) cannot be a parameter and stays in the
+    f-string, guarded by an allow-list check.
+    """
+    params: list[str] = []
+    identifiers: list[str] = []
+    out = []
+
+    def placeholder() -> str:
+        return f":p{len(params) - 1}" if named else "%s"
+
+    def plain(chunk: str) -> str:
+        chunk = chunk.replace("{", "{{").replace("}", "}}")
+        return chunk if named else chunk.replace("%", "%%")
+
+    position = 0
+    for match in re.finditer(r"'[^']*'|\0\d+\0", combined):
+        before = combined[position: match.start()]
+        out.append(plain(before))
+        token = match.group(0)
+        if token.startswith("'"):
+            inner = token[1:-1]
+            if not MARKER.search(inner):
+                out.append(plain(token))
+            else:
+                whole = MARKER.fullmatch(inner)
+                if whole:
+                    params.append(values[int(whole.group(1))])
+                else:
+                    literal = MARKER.sub(lambda m: "{" + values[int(m.group(1))] + "}", inner.replace("{", "{{").replace("}", "}}"))
+                    params.append("f" + repr(literal))
+                out.append(placeholder())
+        else:
+            expr = values[int(MARKER.fullmatch(token).group(1))]
+            if IDENTIFIER_POSITION.search("".join(out)):
+                identifiers.append(expr)
+                out.append("{" + expr + "}")
+            else:
+                params.append(expr)
+                out.append(placeholder())
+        position = match.end()
+    out.append(plain(combined[position:]))
+    sql = "".join(out)
+    if not identifiers:
+        sql = sql.replace("{{", "{").replace("}}", "}")
+    return sql, params, identifiers
 
 
 REWRITERS: dict[str, Callable[[Site], Example | None]] = {
