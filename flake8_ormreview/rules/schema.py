@@ -109,7 +109,12 @@ def unindexed_foreign_key(ctx: FileContext) -> Iterator[Finding]:
             else:
                 if not fact.foreign_key or fact.name in leads or fact.column in leads:
                     continue
-                fix = "add index=True" if fact.type != "sqlmodel:Field" else "add index=True to Field(..)"
+                if fact.type != "sqlmodel:Field":
+                    fix = "add index=True"
+                elif "sa_column" in fact.kwargs:
+                    fix = "add index=True to the sa_column Column(..)"
+                else:
+                    fix = "add index=True to Field(..)"
             yield ctx.finding("ORM101", fact.line, fact.col, model=model.name, field=fact.name, target=fk_target_label(fact), fix=fix)
     yield from alembic_unindexed_foreign_keys(ctx)
 

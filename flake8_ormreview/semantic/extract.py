@@ -386,7 +386,23 @@ class ModuleExtractor:
         fact.unique = is_true(kw.get("unique"))
         if "index" in kw:
             fact.db_index = bool(literal(kw["index"]))
+        column = kw.get("sa_column")
+        if fact.type == "sqlmodel:Field" and isinstance(column, ast.Call) and self.canon(column.func) in ("sqlalchemy:Column", "sqlalchemy:column"):
+            self.merge_sa_column(fact, column)
         return fact
+
+    def merge_sa_column(self, fact: FieldFact, call: ast.Call) -> None:
+        """SQLModel ``Field(sa_column=Column(..))``: the Column, not the annotation, defines the column."""
+        inner = self.sqla_column(FieldFact(name=fact.name, line=fact.line, type="sqlalchemy:Column", column=fact.column), call, keywords(call), None)
+        fact.column_type = inner.column_type or fact.column_type
+        fact.type_qualname = inner.type_qualname or fact.type_qualname
+        fact.foreign_key = inner.foreign_key or fact.foreign_key
+        fact.primary_key = fact.primary_key or inner.primary_key
+        fact.unique = fact.unique or inner.unique
+        if inner.db_index is not None:
+            fact.db_index = inner.db_index
+        if inner.null is not None:
+            fact.null = inner.null
 
     def column_indexes(self, model: ModelFact) -> None:
         """Indexes implied by column flags; the first of several pk columns leads the key."""
