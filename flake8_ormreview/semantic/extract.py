@@ -479,16 +479,18 @@ class ModuleExtractor:
             return None
         kind = self.canon(node.func) or ""
         kw = keywords(node)
+        postgres = (self.imports.resolve(node.func) or "").startswith("django.contrib.postgres.indexes.")
         if kind.endswith("UniqueConstraint"):
             index = IndexFact(strings(kw.get("fields")), kind="unique", line=node.lineno)
-        elif kind.endswith("Index") and kind.startswith("django:"):
+        elif (kind.endswith("Index") and kind.startswith("django:")) or postgres:
             index = IndexFact(strings(kw.get("fields")), kind="index", line=node.lineno)
         else:
             return None
         index.name = literal(kw.get("name")) or ""
         index.partial = "condition" in kw
         index.include = "include" in kw
-        index.opclasses = "opclasses" in kw
+        # GinIndex, GistIndex, HashIndex, ...: another access method, never a duplicate of a B-tree.
+        index.opclasses = "opclasses" in kw or (postgres and not self.imports.resolve(node.func).endswith(".BTreeIndex"))
         index.expressions = bool(node.args) or "expressions" in kw
         if index.expressions and not index.columns:
             index.columns = []
