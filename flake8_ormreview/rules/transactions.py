@@ -204,8 +204,12 @@ def implicit_nullable_column(ctx: FileContext) -> Iterator[Finding]:
     for model in schema_models(ctx):
         if model.framework not in ("sqlalchemy", "core"):
             continue
+        # Members of a PrimaryKeyConstraint are NOT NULL like primary_key=True columns.
+        key_columns = {model.normalise_column(c) for i in model.indexes if i.kind == "primary_key" for c in i.columns}
         for fact in ctx.own_fields(model):
             if fact.type not in ("sqlalchemy:Column", "sqlalchemy:mapped_column"):
+                continue
+            if fact.name in key_columns or fact.column in key_columns:
                 continue
             if "nullable" in fact.kwargs or fact.primary_key or fact.nullable_from_annotation is not None:
                 continue
