@@ -1667,3 +1667,271 @@ def unused_columns(ctx: FileContext) -> Iterator[Finding]:
         shown = ", ".join(f"'{f}'" for f in fields)
         yield ctx.finding("ORM208", loop.node, var=name, fields=shown, model=instance.model.name,
                           query=info.describe(), fix=unused_columns_fix(info, fields, loop))
+
+
+# -- ORM103 -----------------------------------------------------------------------------------
+
+DJANGO_LOOKUP_METHODS = {"filter", "exclude", "get", "order_by", "aget"}
+SQLA_LOOKUP_METHODS = {"where", "filter", "filter_by", "order_by"}
+EQUALITY_LOOKUPS = {"exact", "in", "isnull"}
+RANGE_LOOKUPS = {"gt", "gte", "lt", "lte", "range", "startswith", "date", "year", "month", "day", "week_day",
+                 "quarter", "time", "hour", "minute", "second", "iso_year", "week"}
+# Lookups a plain b-tree index cannot serve: proposing one would be wrong.
+UNINDEXABLE_LOOKUPS = {"contains", "icontains", "iexact", "istartswith", "endswith", "iendswith", "regex",
+                       "iregex", "search", "trigram_similar", "unaccent", "overlap", "contained_by", "has_key",
+                       "has_keys", "has_any_keys"}
+
+
+@dataclass
+class Lookup:
+    model: ModelFact
+    field: str
+    equality: bool
+    own: bool  # written in the expression being reported (not in an earlier step)
+
+
+def django_lookups(info: QueryInfo, name: str, call: ast.Call) -> Iterator[tuple[str, bool]]:
+    model = info.model
+    if name == "order_by":
+        for arg in call.args:
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                field = arg.value.lstrip("-+")
+                if field and field != "?" and "__" not in field:
+                    yield field, False
+        return
+    for keyword in call.keywords:
+        if not keyword.arg:
+            continue
+        parts = keyword.arg.split("__")
+        head, rest = parts[0], parts[1:]
+        if head == "pk":
+            continue
+        fact = model.field_for(head)
+        if fact is None or fact.relation in ("m2m", "generic", "relationship"):
+            continue
+        lookup = "exact"
+        if rest:
+            if fact.relation in ("fk", "o2o") and rest[0] in ("id", "pk") and head == fact.name:
+                rest = rest[1:]
+            if rest and rest[0] not in EQUALITY_LOOKUPS | RANGE_LOOKUPS | UNINDEXABLE_LOOKUPS:
+                continue  # a join to another table
+            lookup = rest[0] if rest else "exact"
+        if lookup in UNINDEXABLE_LOOKUPS:
+            continue
+        equality = lookup in EQUALITY_LOOKUPS and name != "exclude"
+        yield head, equality
+
+
+def sqlalchemy_lookups(ctx: FileContext, info: QueryInfo, name: str, call: ast.Call) -> Iterator[tuple[str, bool]]:
+    model = info.model
+    if name == "filter_by":
+        for keyword in call.keywords:
+            if keyword.arg and model.field_for(keyword.arg) is not None:
+                yield keyword.arg, True
+        return
+    if name == "order_by":
+        for arg in call.args:
+            column = _sqla_column(ctx, model, _unwrap_order(ctx, arg))
+            if column:
+                yield column, False
+        return
+    for arg in call.args:
+        yield from _sqla_condition(ctx, model, arg)
+
+
+def _unwrap_order(ctx: FileContext, node: ast.AST) -> ast.AST:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("desc", "asc", "nulls_last", "nulls_first"):
+        return _unwrap_order(ctx, node.func.value)
+    if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)) and node.args:
+        if ctx.canonical(node.func) in ("sqlalchemy:desc", "sqlalchemy:asc"):
+            return node.args[0]
+    return node
+
+
+def _sqla_column(ctx: FileContext, model: ModelFact, node: ast.AST) -> str:
+    """``M.col`` / ``table.c.col`` of ``model`` -> "col"; anything else -> ""."""
+    if not isinstance(node, ast.Attribute):
+        return ""
+    owner = node.value
+    if isinstance(owner, ast.Attribute) and owner.attr == "c":
+        owner = owner.value
+    qual = ctx.imports.resolve(owner) if isinstance(owner, (ast.Name, ast.Attribute)) else None
+    found = ctx.index.model(qual) if qual else None
+    if found is None or found.qualname != model.qualname:
+        return ""
+    fact = model.field_for(node.attr)
+    if fact is None or not fact.is_db_column:
+        return ""
+    return node.attr
+
+
+def _sqla_condition(ctx: FileContext, model: ModelFact, node: ast.AST) -> Iterator[tuple[str, bool]]:
+    if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+        kind = ctx.canonical(node.func)
+        if kind == "sqlalchemy:and_":
+            for arg in node.args:
+                yield from _sqla_condition(ctx, model, arg)
+            return
+        if isinstance(node.func, ast.Attribute):
+            column = _sqla_column(ctx, model, node.func.value)
+            if column and node.func.attr in ("in_", "is_"):
+                yield column, True
+            elif column and node.func.attr in ("between", "like", "startswith"):
+                yield column, False
+        return
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        column = _sqla_column(ctx, model, node.left) or _sqla_column(ctx, model, node.comparators[0])
+        if not column:
+            return
+        op = node.ops[0]
+        if isinstance(op, (ast.Eq, ast.Is)):
+            yield column, True
+        elif isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
+            yield column, False
+
+
+def query_lookups(ctx: FileContext, node: ast.AST, info: QueryInfo) -> list[Lookup]:
+    own = {id(n) for n in ast.walk(node)}
+    lookups: list[Lookup] = []
+    methods = DJANGO_LOOKUP_METHODS if info.framework == "django" else SQLA_LOOKUP_METHODS
+    for name, call in info.chain:
+        if name not in methods or not isinstance(call, ast.Call):
+            continue
+        found = django_lookups(info, name, call) if info.framework == "django" else sqlalchemy_lookups(ctx, info, name, call)
+        for field, equality in found:
+            lookups.append(Lookup(info.model, field, equality, id(call) in own))
+    if info.origin == "related" and info.relation is not None and info.relation.kind == "reverse_fk" and info.relation.field:
+        lookups.append(Lookup(info.model, info.relation.field.name, True, False))
+    return lookups
+
+
+def query_sites(ctx: FileContext) -> Iterator[tuple[ast.AST, QueryInfo]]:
+    """Outermost query expressions (one per query call), in source order."""
+    nodes = sorted((n for n in ast.walk(ctx.tree) if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset))
+    for node in nodes:
+        info = query_source(ctx, node)
+        if info is None:
+            continue
+        outer = _chain_parent(ctx, node)
+        if outer is not None and query_source(ctx, outer) is not None:
+            continue
+        yield node, info
+
+
+def index_fix(ctx: FileContext, model: ModelFact, fields: list[str], equality: list[str]) -> str:
+    if len(equality) >= 2:
+        columns = equality + [f for f in fields if f not in equality][:1]
+        if model.framework == "django":
+            listed = ", ".join(f'"{f}"' for f in columns)
+            return f"add models.Index(fields=[{listed}]) to {model.name}.Meta.indexes"
+        table = ctx.index.table_name(model)
+        name = f"ix_{table}_{'_'.join(columns)}"
+        if model.framework == "core":
+            return f'add Index("{name}", {", ".join(f"{model.name}.c.{c}" for c in columns)})'
+        return f'add Index("{name}", {", ".join(f"{model.name}.{c}" for c in columns)}) to {model.name}.__table_args__'
+    if model.framework == "django":
+        if len(fields) == 1:
+            return f'add db_index=True to {model.name}.{fields[0]} (or models.Index(fields=["{fields[0]}"]) in Meta.indexes)'
+        return "add an index on each: " + ", ".join(f"{model.name}.{f} db_index=True" for f in fields)
+    if model.framework == "core":
+        return "add index=True to the " + ", ".join(f'Column("{f}")' for f in fields) + f" of the {model.name} Table"
+    if len(fields) == 1:
+        return f"add index=True to {model.name}.{fields[0]}"
+    return "add index=True to " + ", ".join(f"{model.name}.{f}" for f in fields)
+
+
+@rule(
+    "ORM103",
+    "unindexed-lookup",
+    Severity.MINOR,
+    Category.SCHEMA,
+    "unindexed lookup: {model} is queried by {fields} and no index covers {them}; {fix}",
+)
+def unindexed_lookup(ctx: FileContext) -> Iterator[Finding]:
+    """
+    ## What it does
+    Flags a query that filters, excludes, gets or orders a model by fields
+    no index covers: `Model.objects.filter(status=..)`, `.exclude(..)`,
+    `.get(..)`, `.order_by(..)`, related managers (`author.books.filter(..)`,
+    whose foreign key counts as equality-filtered), SQLAlchemy
+    `select(M).where(M.col == x)`, `.filter(M.col == x)`, `.filter_by(col=x)`,
+    `.order_by(M.col)`, Core `table.c.col`, and the `where()` of
+    `update()` / `delete()` statements. Queries built in steps are followed
+    through variables; each field is reported at the call that names it.
+
+    A field is covered when it leads the primary key, a unique constraint or
+    an index (`db_index=True`, `index=True`, `unique=True`, Django's
+    automatic foreign-key index), or is the k-th column of a composite
+    index whose first k-1 columns are equality-filtered in the same query.
+    Range filters (`__gte`, `<`, `between`) and ordering need coverage too.
+    Lookups an ordinary index cannot serve (`__icontains`, `__iexact`,
+    `__endswith`, regular expressions) and joins to other tables are
+    skipped. One finding per query call names every uncovered field; when
+    two or more equality fields are uncovered the message proposes the
+    composite index. Unmanaged and proxy models, migration files and test
+    modules are skipped.
+
+    ## Why is this bad?
+    Without an index the database scans the whole table for every such
+    query; it is fast with test data and grows linearly with the table.
+
+    ## Example
+    ```python
+    from django.db import models
+
+
+    class Order(models.Model):
+        status = models.CharField(max_length=20)
+        reference = models.CharField(max_length=20)
+
+
+    def open_orders():
+        return Order.objects.filter(status="open", reference="x")
+    ```
+
+    ## Use instead
+    ```python
+    from django.db import models
+
+
+    class Order(models.Model):
+        status = models.CharField(max_length=20)
+        reference = models.CharField(max_length=20)
+
+        class Meta:
+            indexes = [models.Index(fields=["status", "reference"], name="order_status_ref_idx")]
+
+
+    def open_orders():
+        return Order.objects.filter(status="open", reference="x")
+    ```
+
+    ## References
+    - [Django: Meta.indexes](https://docs.djangoproject.com/en/stable/ref/models/options/#indexes)
+    - [PostgreSQL: multicolumn indexes](https://www.postgresql.org/docs/current/indexes-multicolumn.html)
+    - [SQLAlchemy: Index](https://docs.sqlalchemy.org/en/20/core/constraints.html#indexes)
+    """
+    if ctx.is_migration or ctx.kind == "test":
+        return
+    for node, info in query_sites(ctx):
+        model = info.model
+        if not model.schema_owned or model.abstract:
+            continue
+        lookups = query_lookups(ctx, node, info)
+        equality = {l.field for l in lookups if l.equality}
+        uncovered: list[str] = []
+        uncovered_equality: list[str] = []
+        for lookup in lookups:
+            if not lookup.own or lookup.field in uncovered:
+                continue
+            if model.covers(lookup.field, equality - {lookup.field}):
+                continue
+            uncovered.append(lookup.field)
+            if lookup.equality:
+                uncovered_equality.append(lookup.field)
+        if not uncovered:
+            continue
+        shown = ", ".join(f"'{f}'" for f in uncovered)
+        yield ctx.finding("ORM103", node, model=model.name, fields=shown,
+                          them="it" if len(uncovered) == 1 else "them",
+                          fix=index_fix(ctx, model, uncovered, uncovered_equality))
