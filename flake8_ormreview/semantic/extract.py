@@ -330,6 +330,8 @@ class ModuleExtractor:
             fact.lazy = literal(kw.get("lazy")) or "" if isinstance(literal(kw.get("lazy")), (str, type(None))) else ""
             fact.back_populates = literal(kw.get("back_populates")) or ""
             backref = kw.get("backref")
+            if isinstance(backref, ast.Constant) and backref.value is None:
+                backref = None  # backref=None states there is none
             if isinstance(backref, ast.Call) and backref.args and isinstance(literal(backref.args[0]), str):
                 backref = backref.args[0]  # backref("owner", lazy="joined") names the attribute "owner"
             fact.backref = (literal(backref) if isinstance(literal(backref), str) else "backref") if backref is not None else ""
