@@ -63,6 +63,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--date", default="", help="review date YYYY-MM-DD (default: the orm-review-date option, else today)")
     parser.add_argument("--html", action="store_true", help="also write an HTML rendering of the review")
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    parser.add_argument("--merge", action="store_true", help="merge into the day's review instead of replacing it (for pre-commit's file batches)")
     parser.add_argument("--config", help="flake8 configuration file to use")
     for name in PASSED_THROUGH:
         flag = "--" + name.replace("_", "-")
@@ -318,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{where}:{col}: {code} {text}")
     directory = args.output_dir or options.review_dir or "."
     try:
-        written = write_review(review.records(files, findings), directory, date, list(args.paths), html=args.html or options.review_html, merge=False)
+        written = write_review(review.records(files, findings), directory, date, list(args.paths), html=args.html or options.review_html, merge=args.merge)
     except ReportError as exc:
         print(str(exc), file=sys.stderr)
         return 2

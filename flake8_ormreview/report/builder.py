@@ -188,7 +188,7 @@ class ReviewBuilder:
         models_modules = sum(1 for inv in self.inventories if inv.get("models"))
         django = sum(1 for inv in self.inventories if inv.get("module_kind") == "django_migration")
         alembic = sum(1 for inv in self.inventories if inv.get("module_kind") == "alembic")
-        paths = ", ".join(code(p) for p in self.paths)
+        paths = ", ".join(code(p) for p in self.paths[:5]) + (f" and {len(self.paths) - 5} more paths" if len(self.paths) > 5 else "")
         self.doc.add(
             f"Reviewed {paths} on {self.date}: {len(self.records)} files ({kinds}); "
             f"{models_modules} models modules ({len(self.models)} models), {django} Django migrations, "
