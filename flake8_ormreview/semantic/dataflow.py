@@ -258,7 +258,7 @@ def lookup(scope: Scope, name: str) -> tuple[Scope | None, bool]:
 SAFE, OPAQUE, BUILT = 0, 1, 2
 SAFE_CALLS = {"int", "float", "bool", "len", "abs", "round"}
 STR_METHODS = {"upper", "lower", "strip", "lstrip", "rstrip", "title", "casefold", "replace", "format", "join", "zfill"}
-SANITIZERS = {"quote_name", "quote_ident", "escape_identifier"}
+SANITIZERS = {"quote_name", "quote_ident", "quote_identifier", "quote_schema", "escape_identifier"}
 # Upper-case attributes that are client input, not named constants (request.GET, request.META).
 REQUEST_ATTRIBUTES = {"GET", "POST", "REQUEST", "FILES", "META", "COOKIES", "DATA"}
 
@@ -426,8 +426,8 @@ class TaintAnalysis:
                 return SAFE_TAINT
             if name in ("str", "repr") and len(node.args) == 1:
                 return rec(node.args[0])
-        if name in SANITIZERS:
-            return SAFE_TAINT
+        if name in SANITIZERS or (("quote" in name or name.startswith("format_")) and "preparer" in source_text(node.func, 200)):
+            return SAFE_TAINT  # quoted identifiers (Django's ops.quote_name, SQLAlchemy's IdentifierPreparer)
         if isinstance(node.func, ast.Attribute):
             target = node.func.value
             args = [a.value if isinstance(a, ast.Starred) else a for a in node.args] + [k.value for k in node.keywords]
