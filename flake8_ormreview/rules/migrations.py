@@ -443,7 +443,7 @@ def _django_renames(ctx: FileContext, migration: MigrationModel) -> Iterator[Fin
                    f"with a new table")
             yield ctx.finding("ORM403", op.node, operation="RenameModel", target=f"'{op.model}' to '{op.new_name}'", fix=fix)
         else:
-            table = op.options.get("db_table", "")
+            table = op.options.get("db_table", "") or f"{migration.app_label}_{op.model}"
             fix = "expand and contract: create the new table, write to both, backfill, switch reads, drop the old one later"
             yield ctx.finding("ORM403", op.node, operation="AlterModelTable", target=f"the table of '{op.model}' to '{table}'", fix=fix)
 
@@ -455,8 +455,23 @@ SQLA_TEXT = {"Text", "TEXT", "UnicodeText", "CLOB"}
 SQLA_NUMERIC = {"Numeric", "NUMERIC", "DECIMAL"}
 
 
+# Field classes stored in the same column type; the Positive* ones add a CHECK (>= 0).
+SAME_COLUMN = {
+    "PositiveIntegerField": "IntegerField", "PositiveSmallIntegerField": "SmallIntegerField",
+    "PositiveBigIntegerField": "BigIntegerField", "NullBooleanField": "BooleanField",
+}
+CHECKED_TYPES = {"PositiveIntegerField", "PositiveSmallIntegerField", "PositiveBigIntegerField"}
+CHECK_ADDED = "adds a CHECK (>= 0) constraint"
+
+
 def unsafe_field_change(before: FieldDef, after: FieldDef) -> str | None:
     """How ``after`` changes the column of ``before`` in a way that rewrites or scans the table."""
+    if before.type == "NullBooleanField":
+        before = FieldDef.from_dict({**before.to_dict(), "null": True})
+    if before.type != after.type and SAME_COLUMN.get(before.type, before.type) == SAME_COLUMN.get(after.type, after.type):
+        if after.type in CHECKED_TYPES and before.type not in CHECKED_TYPES:
+            return f"from {before.type} to {after.type}, which {CHECK_ADDED}"
+        before = FieldDef.from_dict({**before.to_dict(), "type": after.type})
     if before.type != after.type:
         if not (before.is_django and after.is_django):
             return None  # a custom field class: its column type is unknown
@@ -615,6 +630,10 @@ def unsafe_alter_column(ctx: FileContext) -> Iterator[Finding]:
                 effect = "the whole table is scanned under an ACCESS EXCLUSIVE lock"
                 fix = (f"add CheckConstraint(condition=Q({op.name}__isnull=False)) with AddConstraintNotValid, "
                        f"ValidateConstraint it in the next migration, then make the field NOT NULL")
+            elif change.endswith(CHECK_ADDED):
+                effect = "every row is checked under an ACCESS EXCLUSIVE lock"
+                fix = (f"add CheckConstraint(condition=Q({op.name}__gte=0)) with AddConstraintNotValid, ValidateConstraint it "
+                       f"in the next migration, then switch the field class")
             else:
                 effect = "the table is rewritten under an ACCESS EXCLUSIVE lock"
                 fix = REWRITE_FIX
