@@ -217,7 +217,7 @@ def is_cursor(ctx: FileContext, node: ast.AST) -> bool:
 
 
 def is_connection_or_session(ctx: FileContext, node: ast.AST) -> bool:
-    if querysets.is_session_like(ctx, node) or bound_from(ctx, node, CONNECTION_FACTORIES):
+    if dataflow.is_session(ctx, node) or bound_from(ctx, node, CONNECTION_FACTORIES):
         return True
     name = last_identifier(node)
     return ("engine" in name or "connection" in name or name == "conn") and querysets._file_uses_sqlalchemy(ctx)

@@ -298,7 +298,7 @@ def django_write(ctx: FileContext, call: ast.Call) -> str | None:
 
 def session_commit(ctx: FileContext, call: ast.Call) -> bool:
     return (isinstance(call.func, ast.Attribute) and call.func.attr == "commit" and not call.args
-            and querysets.is_session_like(ctx, call.func.value))
+            and dataflow.is_session(ctx, call.func.value))
 
 
 def counted_sites(ctx: FileContext, function: ast.AST, label_of) -> tuple[int, list[tuple[int, str]]]:

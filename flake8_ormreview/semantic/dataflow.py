@@ -737,3 +737,12 @@ def call_label(call: ast.Call, limit: int = 30) -> str:
     if isinstance(call.func, ast.Name):
         return f"{call.func.id}()"
     return source_text(node, limit) + "".join(reversed(steps))
+
+
+def is_session(ctx, node: ast.AST) -> bool:
+    """An SQLAlchemy session: Flask-SQLAlchemy's ``db.session`` (resolved through imports) or a session-like name."""
+    from .querysets import is_session_like  # the shared heuristic for names such as ``session``
+
+    if isinstance(node, (ast.Name, ast.Attribute)) and ctx.canonical(node) == "sqlalchemy:session":
+        return True
+    return is_session_like(ctx, node)
