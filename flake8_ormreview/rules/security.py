@@ -665,6 +665,23 @@ def string_items(node: ast.AST) -> set[str] | None:
     return None
 
 
+DJANGO_AUTH_USER = "django.contrib.auth.models.User"
+AUTH_PASSWORD = FieldFact(name="password", line=0, column_type="CharField")
+
+
+def sensitive_model_fields(ctx: FileContext, model: ModelFact | None, qualname: str | None) -> list[tuple[FieldFact, str]]:
+    """Fields ORM501 would call sensitive by name (stored encrypted or not), plus Django's inherited password hash."""
+    if model is None:
+        return [(AUTH_PASSWORD, "password")] if qualname and ctx.index.resolve_symbol(qualname) == DJANGO_AUTH_USER else []
+    found = [(fact, token) for fact, token in plaintext_sensitive_fields(model, ctx.options.sensitive_names)
+             if not fact.relation and not fact.primary_key]
+    if "password" not in model.fields and model.framework == "django":
+        bases = [b for cls in [model, *ctx.index.parents(model)] for b in cls.bases]
+        if any(ctx.index.resolve_symbol(b) in DJANGO_USER_BASES for b in bases):
+            found.append((AUTH_PASSWORD, "password"))  # AbstractBaseUser.password: the salted hash
+    return found
+
+
 @rule(
     "ORM505",
     "sensitive-field-exposed",
@@ -681,7 +698,8 @@ def sensitive_field_exposed(ctx: FileContext) -> Iterator[Finding]:
     `Meta.model` (resolved through the project index, in any file) has a
     field that ORM501 would call sensitive by name (password, token,
     api_key, ssn, iban, ... plus `orm-sensitive-names`), encrypted or not,
-    and the form does not take it out: listed in `exclude`, redeclared on
+    or is Django's `User` / a subclass of `AbstractBaseUser` (whose
+    inherited `password` holds the hash), and the form does not take it out: listed in `exclude`, redeclared on
     the class (a `PasswordInput` form field, a `write_only` serializer
     field), DRF `extra_kwargs = {"f": {"write_only": True}}`, or a
     non-editable model field in a `ModelForm`.
@@ -741,8 +759,10 @@ def sensitive_field_exposed(ctx: FileContext) -> Iterator[Finding]:
             continue
         options = meta_options(meta)
         model_option = options.get("model")
-        model = ctx.index.model(ctx.resolve(model_option.value)) if model_option is not None else None
-        if model is None:
+        model_name = ctx.resolve(model_option.value) if model_option is not None else None
+        model = ctx.index.model(model_name)
+        sensitive = sensitive_model_fields(ctx, model, model_name)
+        if not sensitive:
             continue
         fields_option, exclude_option = options.get("fields"), options.get("exclude")
         if fields_option is not None:
@@ -761,11 +781,10 @@ def sensitive_field_exposed(ctx: FileContext) -> Iterator[Finding]:
                     for t in (s.targets if isinstance(s, ast.Assign) else [s.target]) if isinstance(t, ast.Name)}
         hidden = hidden | declared | write_only_fields(options.get("extra_kwargs"))
         exposed = []
-        for fact, token in plaintext_sensitive_fields(model, ctx.options.sensitive_names):
-            if fact.relation or fact.name in hidden or fact.primary_key:
-                continue
-            if kind == "form" and "editable" in fact.kwargs:
-                continue  # editable=False fields are not form fields
+        for fact, token in sensitive:
+            if fact.name in hidden or (kind == "form" and "editable" in fact.kwargs):
+                continue  # taken out, or editable=False (not a form field)
             exposed.append(fact.name if fact.name == token else f"{fact.name} ('{token}')")
         if exposed:
-            yield ctx.finding("ORM505", reported, form=cls.name, model=model.name, fields=", ".join(exposed), option=option)
+            label = model.name if model is not None else model_name.rsplit(".", 1)[-1]
+            yield ctx.finding("ORM505", reported, form=cls.name, model=label, fields=", ".join(exposed), option=option)

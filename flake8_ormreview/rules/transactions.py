@@ -336,8 +336,9 @@ def multi_write_without_transaction(ctx: FileContext) -> Iterator[Finding]:
     on one run (`save()`, `delete()`, `create()`, `update()`, `bulk_create()`,
     `bulk_update()`, `get_or_create()`, `update_or_create()`, many-to-many
     `add()` / `remove()` / `set()` / `clear()`) outside `transaction.atomic`
-    (as a decorator or a `with` block, imported as `transaction` or by name).
-    The SQLAlchemy form is a function that calls `session.commit()` at two or
+    (as a decorator or a `with` block, imported as `transaction` or by name;
+    `method_decorator(transaction.atomic, ..)` on a method or a class view
+    counts too). The SQLAlchemy form is a function that calls `session.commit()` at two or
     more sites.
 
     Counting is lexical and per path: writes in the two arms of an `if` are
@@ -345,7 +346,9 @@ def multi_write_without_transaction(ctx: FileContext) -> Iterator[Finding]:
     ORM204), and writes inside helpers the function calls do not count.
     Receivers must be recognised: a query of a known model, a model
     instance read or built in the function, or `self` in a model method.
-    Migration files (already atomic) and test modules are skipped.
+    Migration files (already atomic) and test modules are skipped. The rule
+    does not read settings: with `ATOMIC_REQUESTS = True` views already run
+    in a transaction, and a `# noqa: ORM301` on such a view is the answer.
 
     ## Why is this bad?
     In autocommit mode every write commits on its own. An exception after
@@ -400,8 +403,9 @@ def multi_write_without_transaction(ctx: FileContext) -> Iterator[Finding]:
     """
     if ctx.kind in SKIPPED_KINDS:
         return
+    parents = dataflow.parent_map(ctx.tree, ctx.cache)
     for function in dataflow.functions(ctx.tree):
-        if dataflow.atomic_function(function, ctx.canonical):
+        if dataflow.atomic_function(function, ctx.canonical, parents):
             continue
         count, sites = counted_sites(ctx, function, django_write)
         if count >= 2:

@@ -598,8 +598,23 @@ def is_atomic(node: ast.AST, canonical_of: Callable[[ast.AST], str | None]) -> b
     return canonical_of(target) == ATOMIC
 
 
-def atomic_function(func: ast.AST, canonical_of: Callable[[ast.AST], str | None]) -> bool:
-    return isinstance(func, FUNCTION_NODES) and any(is_atomic(d, canonical_of) for d in func.decorator_list)
+def is_atomic_decorator(node: ast.AST, canonical_of: Callable[[ast.AST], str | None]) -> bool:
+    """``@transaction.atomic``, ``@atomic(..)``, ``@method_decorator(transaction.atomic, ..)``."""
+    if is_atomic(node, canonical_of):
+        return True
+    return (isinstance(node, ast.Call) and bool(node.args) and isinstance(node.func, (ast.Name, ast.Attribute))
+            and dotted(node.func) is not None and dotted(node.func).split(".")[-1] == "method_decorator"
+            and is_atomic(node.args[0], canonical_of))
+
+
+def atomic_function(func: ast.AST, canonical_of: Callable[[ast.AST], str | None], parents: dict | None = None) -> bool:
+    """A function decorated atomic, or a method of a class decorated ``method_decorator(atomic, ..)``."""
+    if not isinstance(func, FUNCTION_NODES):
+        return False
+    if any(is_atomic_decorator(d, canonical_of) for d in func.decorator_list):
+        return True
+    owner = parents.get(func) if parents is not None else None
+    return isinstance(owner, ast.ClassDef) and any(is_atomic_decorator(d, canonical_of) for d in owner.decorator_list)
 
 
 def in_atomic(node: ast.AST, parents: dict[ast.AST, ast.AST], canonical_of: Callable[[ast.AST], str | None]) -> bool:
@@ -610,7 +625,7 @@ def in_atomic(node: ast.AST, parents: dict[ast.AST, ast.AST], canonical_of: Call
             if any(is_atomic(item.context_expr, canonical_of) for item in parent.items):
                 return True
         if isinstance(parent, SCOPE_NODES):
-            return atomic_function(parent, canonical_of)
+            return atomic_function(parent, canonical_of, parents)
         child = parent
     return False
 
