@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from .semantic.extract import extract_module
-from .semantic.facts import FieldFact, ModelFact, ModuleFacts, module_from_dict, module_to_dict
+from .semantic.facts import FieldFact, IndexFact, ModelFact, ModuleFacts, module_from_dict, module_to_dict
 from .semantic.names import canonical
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 CACHE_DIRNAME = ".orm-review-cache"
 SOURCE_SUFFIXES = (".py", ".pyw")
 SKIP_DIRS = {
@@ -266,6 +266,7 @@ class ProjectIndex:
                 resolved.fields = dict(cls.fields)
                 resolved.indexes = list(cls.indexes)
                 self.classes[cls.qualname] = resolved
+        self._attach_foreign_indexes()
         self._decide_models()
         self.models = {q: c for q, c in self.classes.items() if c.is_model}
         self.by_name: dict[str, list[ModelFact]] = {}
@@ -277,6 +278,17 @@ class ProjectIndex:
             self.by_label.setdefault((model.app_label, model.name), model)
         self._relations: dict[str, dict[str, Relation]] = {}
         self._resolved = True
+
+    def _attach_foreign_indexes(self) -> None:
+        """Module-level ``Index(..)`` declared in another module than its table."""
+        for facts in self.all_facts():
+            for entry in facts.extra.get("foreign_indexes", []) if isinstance(facts.extra, dict) else []:
+                try:
+                    target = self.classes.get(self.resolve_symbol(entry["owner"]))
+                    if target is not None:
+                        target.indexes.append(IndexFact(**entry["index"]))
+                except (KeyError, TypeError):
+                    continue  # a cache entry from another version: ignore it
 
     def resolve_symbol(self, qualname: str, depth: int = 0) -> str:
         """Follow re-exports and module-level factories (``Base = declarative_base()``)."""

@@ -543,7 +543,7 @@ def redundant_index(ctx: FileContext) -> Iterator[Finding]:
                     yield ctx.finding("ORM105", index.line, 0, model=model.name, columns=names[0], reason=reason)
                     continue
             for other in model.indexes:
-                if other is index or not _plain(other) or other.kind == "index_together":
+                if other is index or not _plain(other) or other.kind == "index_together" or other.source == "foreign_module":
                     continue
                 longer = [model.normalise_column(c) for c in other.columns]
                 if longer == names and other.kind == "index" and other.line < index.line:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+from dataclasses import asdict
 from typing import Any
 
 from .facts import FieldFact, IndexFact, ModelFact, ModuleFacts
@@ -144,9 +145,14 @@ class ModuleExtractor:
                     module_indexes.append((owner, index))
         for owner, index in module_indexes:
             index.source = "module"
-            for model in facts.classes:
-                if owner in (model.name, model.table):
-                    model.indexes.append(index)
+            owners = [model for model in facts.classes if owner in (model.name, model.table)]
+            for model in owners:
+                model.indexes.append(index)
+            qualified = self.imports.resolve(owner) if not owners else None
+            if qualified and not qualified.startswith(f"{self.module}."):
+                # ``Index("ix", Address.user_id)`` in another module than Address: the index attaches it.
+                foreign = dict(asdict(index), source="foreign_module")
+                facts.extra.setdefault("foreign_indexes", []).append({"owner": qualified, "index": foreign})
         facts.migration = summarize_migration(self.tree, self.imports, self.path, facts.kind) if facts.kind in ("django_migration", "alembic") else None
         return facts
 
