@@ -196,6 +196,13 @@ class ModuleExtractor:
         if name == "__tablename__":
             model.table = literal(value) if isinstance(literal(value), str) else ""
             return
+        if name == "__table__" and isinstance(value, ast.Call) and self.canon(value.func) == "sqlalchemy:Table":
+            # Declarative with an explicit Table: its columns are the class's columns.
+            table = self.core_table(value, model.name)
+            model.table = table.table
+            model.fields.update({k: v for k, v in table.fields.items() if k not in model.fields})
+            model.indexes.extend(i for i in table.indexes if i.source != "column")
+            return
         if name == "__abstract__":
             model.abstract = is_true(value)
             return
