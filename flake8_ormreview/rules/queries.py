@@ -160,9 +160,23 @@ def eager_fix(ctx: FileContext, instance: Instance, path: tuple[str, ...], relat
 
 
 def _label(node: ast.AST, limit: int = 60) -> str:
+    """Source text of ``node``, shortened to its shape when long."""
     text = ast.unparse(node)
-    if len(text) > limit and isinstance(node, ast.Call):
-        return ast.unparse(node.func) + "(...)"
+    if len(text) <= limit:
+        return text
+    if isinstance(node, (ast.GeneratorExp, ast.ListComp, ast.SetComp)) and node.generators:
+        generator = node.generators[0]
+        inner = f"{_label(node.elt, 30)} for {ast.unparse(generator.target)} in ..."
+        inner += " if ..." if generator.ifs else ""
+        return {ast.ListComp: f"[{inner}]", ast.SetComp: f"{{{inner}}}"}.get(type(node), f"({inner})")
+    if isinstance(node, ast.Call):
+        if len(node.args) == 1 and isinstance(node.args[0], (ast.GeneratorExp, ast.ListComp, ast.SetComp)):
+            inner = _label(node.args[0], limit)
+            inner = inner[1:-1] if isinstance(node.args[0], ast.GeneratorExp) else inner
+            return f"{ast.unparse(node.func)}({inner})"
+        head = _label(node.func.value, limit) if isinstance(node.func, ast.Attribute) else ast.unparse(node.func)
+        name = f"{head}.{node.func.attr}" if isinstance(node.func, ast.Attribute) else head
+        return f"{name}({'...' if node.args or node.keywords else ''})"
     return text
 
 
@@ -215,19 +229,31 @@ def query_name(ctx: FileContext, model: ModelFact, path: tuple[str, ...]) -> str
 
 
 def n_plus_one_findings(ctx: FileContext) -> Iterator[tuple[Access, str, str]]:
-    """(access, label, fix) for every per-row relation load ORM201 reports."""
-    reported: set[tuple[int, tuple[str, ...]]] = set()
+    """(access, label, fix) for every per-row relation load ORM201 reports.
+
+    One finding per relation path and loop; a path whose eager-loading fix is
+    part of a longer reported path of the same root query (``author`` inside
+    ``author__publisher``, ``items`` inside ``items__book``) is folded into it.
+    """
+    found: dict[tuple[int, tuple[str, ...]], tuple[Access, str, str]] = {}
     for access in row_accesses(ctx):
         if access.instance.kind != "row":
             continue
         verdict = n_plus_one_verdict(ctx, access)
         if verdict is None:
             continue
-        key = (id(access.instance.loop), access.path)
-        if key in reported:
-            continue
-        reported.add(key)
-        yield access, verdict[0], verdict[1]
+        found.setdefault((id(access.instance.loop), access.path), (access, verdict[0], verdict[1]))
+    def root(access: Access) -> int:
+        return id(access.instance.query.node)
+
+    eager = [(root(a), a.path) for a, _, fix in found.values() if fix.startswith("add .")]
+    for (loop, path), item in found.items():
+        folded = item[2].startswith("add .") and any(
+            other_root == root(item[0]) and len(other) > len(path) and other[: len(path)] == path
+            for other_root, other in eager
+        )
+        if not folded:
+            yield item
 
 
 def n_plus_one_verdict(ctx: FileContext, access: Access) -> tuple[str, str] | None:
@@ -879,7 +905,7 @@ def write_fix(ctx: FileContext, node: ast.Call, loop: Loop) -> str | None:
         listed = ", ".join(f'"{f}"' for f in fields) if fields else "..."
         return f"collect the objects and call {model}.objects.bulk_update(objs, [{listed}]) once after the loop"
     if method in SESSION_WRITES and not node.args and is_session_like(ctx, receiver):
-        return f"{method} once after the loop: session.add() already batches the rows until the flush"
+        return f"{method} once after the loop (one transaction for all items; session.add() batches the rows until then)"
     info = query_source(ctx, node)
     if info is None or info.result != WRITE or not info.evaluated:
         return None
