@@ -165,3 +165,64 @@ def test_path_count(body, expected):
 def test_call_label_elides_arguments():
     call = parse("Book.objects.filter(pk=1).update(stock=2)").body[0].value
     assert dataflow.call_label(call) == "Book.objects.filter(..).update()"
+
+
+ODD_CODE = '''
+from django.db import connection, models, transaction
+from django.shortcuts import get_object_or_404
+from flask import request
+from sqlalchemy import text, update
+
+
+class Thing(models.Model):
+    name = models.CharField(max_length=10)
+    count = models.IntegerField()
+
+
+def odd(*args, **kwargs):
+    Thing.objects.get_or_create(*args)
+    Thing.objects.get_or_create(**kwargs, defaults={})
+    Thing.objects.extra(*args, **kwargs)
+    Thing.objects.raw(*args)
+    Thing(**{**kwargs})
+    setattr(*args)
+    for k, v in request.form.items():
+        setattr(k, v)
+    things = [Thing.objects.get(pk=1)]
+    things[0].count += 1
+    things[0].save()
+    thing = get_object_or_404()
+    thing.count += 1
+    thing.save()
+    (lambda sql=f"{args}": connection.cursor().execute(sql))()
+    with connection.cursor() as (a, b):
+        a.execute(f"{b}")
+    text(*args)
+    update(*args).values(**request.json)
+    sql = sql = f"{args}"
+    sql += sql
+    connection.cursor().execute(sql)
+    match args:
+        case [x]:
+            Thing.objects.create()
+        case _:
+            transaction.atomic()(odd)
+    return Thing.objects.select_for_update()[0]
+
+
+class Meta:
+    model = Thing
+    fields = "__all__"
+'''
+
+
+def test_odd_code_never_errors(tmp_path):
+    from flake8_ormreview.analysis import analyze
+    from flake8_ormreview.index import ProjectIndex
+
+    path = tmp_path / "views.py"
+    path.write_text(ODD_CODE)
+    findings = analyze(ODD_CODE, str(path), index=ProjectIndex([str(tmp_path)], cache_dir=None))
+    assert [f for f in findings if f.code == "ORM000"] == []
+    codes = {f.code for f in findings}
+    assert {"ORM502", "ORM503"} <= codes  # the odd shapes still report what is certain
