@@ -739,6 +739,11 @@ def unique_sets(ctx: FileContext, model: ModelFact) -> list[set[str]]:
     return sets
 
 
+def has_expression_unique(ctx: FileContext, model: ModelFact) -> bool:
+    """A functional unique constraint (``UniqueConstraint(Lower("name"), ..)``): which lookups it covers is unknown."""
+    return any(index.unique and index.expressions for cls in [model, *ctx.index.parents(model)] for index in cls.indexes)
+
+
 def lookup_fields(model: ModelFact, calls: list[ast.Call]) -> list[str] | None:
     """Equality-filtered field names of the lookup kwargs; ``None`` when not statically known."""
     fields: list[str] = []
@@ -782,8 +787,10 @@ def get_or_create_without_unique(ctx: FileContext) -> Iterator[Finding]:
     manager adds (`author.books.get_or_create(..)`) count as lookup fields.
 
     Silent when the model or one of the looked-up fields is unknown, when
-    the lookup uses `Q` objects or `**kwargs`, and when the model inherits
-    from a class outside the project (its constraints are not visible).
+    the lookup uses `Q` objects or `**kwargs`, when the model inherits from
+    a class outside the project (its constraints are not visible), and when
+    it has a functional unique constraint (`UniqueConstraint(Lower("name"),
+    ..)`), whose coverage of a lookup cannot be decided statically.
 
     ## Why is this bad?
     `get_or_create` is a SELECT followed by an INSERT. Two requests that
@@ -832,7 +839,7 @@ def get_or_create_without_unique(ctx: FileContext) -> Iterator[Finding]:
         if info is None:
             continue
         model = info.model
-        if model.framework != "django" or has_unknown_bases(ctx, model):
+        if model.framework != "django" or has_unknown_bases(ctx, model) or has_expression_unique(ctx, model):
             continue
         fields = lookup_fields(model, info.calls("filter") + [node])
         if not fields:
