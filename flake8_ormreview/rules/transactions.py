@@ -453,9 +453,14 @@ def functions_called_in_atomic(ctx: FileContext) -> set[str]:
         parents = dataflow.parent_map(ctx.tree, ctx.cache)
         found = set()
         for node in ctx.walk():
-            if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
-                if dataflow.in_atomic(node, parents, ctx.canonical):
-                    found.add(dataflow.call_name(node))
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            # Only calls of this module's functions and of ``self``/``cls`` methods, not ``qs.get()``.
+            is_helper_call = isinstance(func, ast.Name) or (
+                isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in ("self", "cls"))
+            if is_helper_call and dataflow.in_atomic(node, parents, ctx.canonical):
+                found.add(dataflow.call_name(node))
         ctx.cache["transactions.called_in_atomic"] = found
     return found
 
