@@ -19,14 +19,14 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 
 from .semantic.extract import extract_module
 from .semantic.facts import FieldFact, IndexFact, ModelFact, ModuleFacts, module_from_dict, module_to_dict
 from .semantic.names import canonical
 
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 CACHE_DIRNAME = ".orm-review-cache"
 SOURCE_SUFFIXES = (".py", ".pyw")
 SKIP_DIRS = {
@@ -356,6 +356,7 @@ class ProjectIndex:
                         cls.has_str = True
                     if not cls.ordering and parent.ordering and parent.abstract:
                         cls.ordering = parent.ordering
+                self._inherit_declared_indexes(cls)
                 # Bare annotations (``id: int``, django-stubs style) declare no Django field.
                 cls.fields = {name: fact for name, fact in cls.fields.items() if fact.type != "annotation"}
             elif cls.framework in ("sqlalchemy", "sqlmodel") and cls.is_model:
@@ -363,6 +364,31 @@ class ProjectIndex:
                     for name, fact in parent.fields.items():
                         cls.fields.setdefault(name, fact)
                     self._inherit_column_indexes(cls, parent)
+                self._inherit_declared_indexes(cls)
+
+    def _inherit_declared_indexes(self, cls: ModelFact) -> None:
+        """Indexes a subclass gets from its parent's ``Meta`` (Django) or ``__table_args__`` (SQLAlchemy).
+
+        Django: an abstract parent's ``Meta`` applies when the child declares
+        none, or extends it (``class Meta(Base.Meta)``).  SQLAlchemy: a class
+        attribute ``__table_args__`` is inherited unless the class sets its own.
+        """
+        for parent in self.parents(cls):
+            if cls.framework == "django":
+                if cls.has_meta and not cls.meta_inherits:
+                    return
+                if not (parent.abstract and parent.has_meta):
+                    continue
+                wanted = ("meta", "inherited")
+            else:
+                if cls.declares_table_args:
+                    return
+                if not parent.declares_table_args:
+                    continue
+                wanted = ("table_args", "inherited")
+            cls.indexes.extend(replace(i, source="inherited") for i in parent.indexes if i.source in wanted)
+            cls.dynamic_indexes = cls.dynamic_indexes or parent.dynamic_indexes
+            return
 
     @staticmethod
     def _inherit_column_indexes(cls: ModelFact, parent: ModelFact) -> None:

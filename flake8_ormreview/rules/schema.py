@@ -100,6 +100,8 @@ def unindexed_foreign_key(ctx: FileContext) -> Iterator[Finding]:
     - [Django: ForeignKey.db_index](https://docs.djangoproject.com/en/stable/ref/models/fields/#django.db.models.ForeignKey)
     """
     for model in schema_models(ctx):
+        if model.dynamic_indexes:
+            continue  # an index we cannot read (a spread, a declared_attr) may lead any column
         leads = model.leading_columns()
         for fact in ctx.own_fields(model):
             if model.framework == "django":
@@ -337,7 +339,7 @@ def unindexed_default_ordering(ctx: FileContext) -> Iterator[Finding]:
             (model.mapper_order_by, model.mapper_order_by_line, "__mapper_args__ order_by"),
         )
         for names, line, _where in options:
-            if not line:
+            if not line or model.dynamic_indexes:
                 continue
             for name in _ordering_fields(names):
                 if model.field_for(name) is None and name not in ("pk", "id"):
@@ -348,7 +350,7 @@ def unindexed_default_ordering(ctx: FileContext) -> Iterator[Finding]:
             if fact.relation != "relationship" or not fact.order_by:
                 continue
             target = ctx.index.related_model(model, fact)
-            if target is None or not target.schema_owned:
+            if target is None or not target.schema_owned or target.dynamic_indexes:
                 continue
             # The children are loaded by their foreign key to this model, so an
             # index (fk, sort column) serves the order too.
@@ -461,6 +463,9 @@ def _columns_label(names: list[str]) -> str:
     return names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
 
 
+LOCAL_SOURCES = ("meta", "table_args", "module", "column")  # declared in this model's own file
+
+
 def _plain(index: IndexFact) -> bool:
     return not (index.partial or index.include or index.expressions or index.opclasses)
 
@@ -546,7 +551,7 @@ def redundant_index(ctx: FileContext) -> Iterator[Finding]:
                 if other is index or not _plain(other) or other.kind == "index_together" or other.source == "foreign_module":
                     continue
                 longer = [model.normalise_column(c) for c in other.columns]
-                if longer == names and other.kind == "index" and other.line < index.line:
+                if longer == names and other.kind == "index" and other.line < index.line and other.source in LOCAL_SOURCES:
                     yield ctx.finding("ORM105", index.line, 0, model=model.name, columns=_columns_label(names),
                                       reason=f"the same index is declared on line {other.line}")
                     break

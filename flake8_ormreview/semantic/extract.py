@@ -177,7 +177,11 @@ class ModuleExtractor:
             elif isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__str__" for t in stmt.targets):
                 model.has_str = True  # __str__ = lambda self: ...
             elif isinstance(stmt, ast.ClassDef) and stmt.name == "Meta":
+                model.has_meta = True
+                model.meta_inherits = bool(stmt.bases)
                 self.django_meta(stmt, model)
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == "__table_args__":
+                model.declares_table_args = model.dynamic_indexes = True  # @declared_attr: computed per class
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 self.class_assignment(stmt, model)
         self.column_indexes(model)
@@ -207,6 +211,7 @@ class ModuleExtractor:
             model.abstract = is_true(value)
             return
         if name == "__table_args__":
+            model.declares_table_args = True
             self.table_args(value, model)
             return
         if name == "__mapper_args__" and isinstance(value, ast.Dict):
@@ -485,9 +490,13 @@ class ModuleExtractor:
                 setattr(model, f"{key}_line", stmt.lineno)
             elif key in ("indexes", "constraints") and isinstance(value, (ast.List, ast.Tuple)):
                 for item in value.elts:
+                    if isinstance(item, ast.Starred):
+                        model.dynamic_indexes = True  # [*Base.Meta.indexes, ...]
                     index = self.django_index(item)
                     if index:
                         model.indexes.append(index)
+            elif key in ("indexes", "constraints"):
+                model.dynamic_indexes = True  # Base.Meta.indexes + [...], a helper's result, ...
 
     def django_index(self, node: ast.AST) -> IndexFact | None:
         if not isinstance(node, ast.Call):
@@ -520,6 +529,8 @@ class ModuleExtractor:
             items = list(value.elts)
         elif isinstance(value, ast.Call):
             items = [value]
+        if not isinstance(value, (ast.Tuple, ast.List, ast.Call, ast.Dict)) or any(isinstance(i, ast.Starred) for i in items):
+            model.dynamic_indexes = True  # a name, an expression or a spread: not readable here
         for item in items:
             if isinstance(item, ast.Call):
                 index = self.table_constraint(item)

@@ -106,6 +106,10 @@ class ModelFact:
     index_together_line: int = 0
     meta_lines: dict[str, int] = field(default_factory=dict)
     managers: dict[str, str] = field(default_factory=dict)  # attribute -> manager class qualname
+    has_meta: bool = False  # declares ``class Meta`` (Django)
+    meta_inherits: bool = False  # ``class Meta(Parent.Meta)``: keeps the parent's indexes
+    declares_table_args: bool = False  # ``__table_args__`` in the class body (SQLAlchemy)
+    dynamic_indexes: bool = False  # some indexes cannot be read statically (``*Base.Meta.indexes``, declared_attr)
 
     def field_for(self, name: str) -> FieldFact | None:
         """The field called ``name`` or whose column is ``name`` (``author_id``)."""
