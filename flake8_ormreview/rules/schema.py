@@ -51,6 +51,12 @@ def unindexed_foreign_key(ctx: FileContext) -> Iterator[Finding]:
     with it. The finding is on the operation (on the column or constraint
     inside `op.create_table`).
 
+    Indexes inherited from an abstract parent's `Meta` (when the child
+    declares no `Meta` or extends it) or from a mixin's `__table_args__`
+    count; when some index declarations cannot be read (a
+    `*Base.Meta.indexes` spread, a `declared_attr` `__table_args__`) the
+    model is skipped.
+
     Django indexes foreign keys by default and `OneToOneField` is unique:
     those are never flagged. A column that is only the second column of a
     composite primary key is not indexed for its own lookups (the classic
