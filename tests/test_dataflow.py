@@ -55,6 +55,11 @@ from settings_module import SCHEMA, helper
         ('for column in value:\n        sink(f"SELECT {column} FROM t")', True),
         ('sink(f"SELECT * FROM {Book._meta.db_table}")', False),
         ('sink(f"SELECT * FROM t WHERE {connection.ops.quote_name(value)} = 1")', False),
+        ('sink(f"SELECT * FROM t LIMIT {value:d}")', False),
+        ('sink(f"SELECT * FROM t WHERE a = {value:>10}")', True),
+        ('sink("SELECT * FROM t LIMIT %d OFFSET %d" % (value, value))', False),
+        ('sink("SELECT * FROM t WHERE a = %s LIMIT %d" % (value, value))', True),
+        ('sink("SELECT * FROM t WHERE a LIKE \'x%%\' LIMIT %d" % value)', False),
     ],
 )
 def test_sql_taint(body, built):

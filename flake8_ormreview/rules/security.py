@@ -292,7 +292,8 @@ def sql_built_from_strings(ctx: FileContext) -> Iterator[Finding]:
     literals; module-level constants (and imported `UPPER_CASE` names);
     `int()` / `float()` / `bool()` / `len()` results, also joined from a
     comprehension of them (`",".join(str(int(i)) for i in ids)`, or
-    `",".join(["%s"] * len(ids))` for placeholders); a lookup in a constant
+    `",".join(["%s"] * len(ids))` for placeholders); values that can only
+    render as numbers (`f"LIMIT {n:d}"`, `"LIMIT %d" % n`); a lookup in a constant
     table (`ORDERING[key]`, `COLUMNS.get(key, "id")`), `Model._meta.db_table`
     and `connection.ops.quote_name(..)`. Function parameters are never
     constants: the rule does not follow values across calls.

@@ -30,6 +30,7 @@ functions, and unknown values are never reported as tainted.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -275,6 +276,24 @@ class Taint:
 
 
 SAFE_TAINT = Taint(SAFE)
+PERCENT_CONVERSION = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?([a-zA-Z%])")
+
+
+def numeric_spec(value: ast.FormattedValue) -> bool:
+    """``{n:d}`` / ``{x:.2f}``: the format spec only renders numbers (a string raises)."""
+    spec = value.format_spec
+    if not (isinstance(spec, ast.JoinedStr) and len(spec.values) == 1 and isinstance(spec.values[0], ast.Constant)):
+        return False
+    text = str(spec.values[0].value)
+    return bool(text) and text[-1] in "dfFeEgGxXob%n" and value.conversion == -1
+
+
+def numeric_conversions_only(template: ast.AST) -> bool:
+    """A constant ``%`` template whose every conversion is numeric (``%d``, ``%.2f``, ``%%``)."""
+    if not (isinstance(template, ast.Constant) and isinstance(template.value, str)):
+        return False
+    kinds = PERCENT_CONVERSION.findall(template.value)
+    return bool(kinds) and all(kind in "diouxXeEfFgG%" for kind in kinds)
 
 
 def worst(*taints: Taint) -> Taint:
@@ -304,7 +323,7 @@ class TaintAnalysis:
         if isinstance(node, ast.Constant):
             return SAFE_TAINT
         if isinstance(node, ast.JoinedStr):
-            parts = [rec(v.value) for v in node.values if isinstance(v, ast.FormattedValue)]
+            parts = [rec(v.value) for v in node.values if isinstance(v, ast.FormattedValue) and not numeric_spec(v)]
             return self.built(worst(*parts), "an f-string")
         if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
             return worst(*(rec(e.value if isinstance(e, ast.Starred) else e) for e in node.elts))
@@ -350,6 +369,8 @@ class TaintAnalysis:
         left = self.classify(node.left, scope, env, depth + 1)
         right = self.classify(node.right, scope, env, depth + 1)
         if isinstance(node.op, ast.Mod) and self.stringish(node.left, scope):
+            if numeric_conversions_only(node.left):
+                return SAFE_TAINT  # "LIMIT %d" % n: the value can only render as a number
             return self.built(worst(left, right), "% formatting")
         if isinstance(node.op, ast.Add) and (self.stringish(node.left, scope) or self.stringish(node.right, scope)):
             return self.built(worst(left, right), "+ concatenation")
