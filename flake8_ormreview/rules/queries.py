@@ -100,7 +100,7 @@ def row_accesses(ctx: FileContext) -> list[Access]:
     if cached is None:
         cached = []
         if _mentions_models(ctx):
-            nodes = sorted((n for n in ast.walk(ctx.tree) if isinstance(n, ast.Attribute)),
+            nodes = sorted((n for n in ctx.walk() if isinstance(n, ast.Attribute)),
                            key=lambda n: (n.lineno, n.col_offset))
             for node in nodes:
                 access = relation_access(ctx, node)
@@ -1092,7 +1092,7 @@ def exists_fix(info: QueryInfo, base: ast.AST | None) -> str:
 
 def existence_tests(ctx: FileContext) -> Iterator[tuple[ast.AST, str, QueryInfo, ast.AST | None]]:
     """(node to report, what it does, query, the query expression) for ORM206."""
-    for node in ast.walk(ctx.tree):
+    for node in ctx.walk():
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
             found = _count_comparison(ctx, node) or _first_is_none(ctx, node)
             if found is not None:
@@ -1218,9 +1218,9 @@ def len_of_queryset(ctx: FileContext) -> Iterator[Finding]:
     - [Django: count()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#count)
     - [SQLAlchemy: counting rows with func.count()](https://docs.sqlalchemy.org/en/20/tutorial/data_select.html#tutorial-group-by-w-aggregates)
     """
-    comparisons = {id(n.left) for n in ast.walk(ctx.tree) if isinstance(n, ast.Compare) and _zero_test(n) is not None}
-    comparisons |= {id(n.comparators[0]) for n in ast.walk(ctx.tree) if isinstance(n, ast.Compare) and len(n.ops) == 1}
-    for node in ast.walk(ctx.tree):
+    comparisons = {id(n.left) for n in ctx.walk() if isinstance(n, ast.Compare) and _zero_test(n) is not None}
+    comparisons |= {id(n.comparators[0]) for n in ctx.walk() if isinstance(n, ast.Compare) and len(n.ops) == 1}
+    for node in ctx.walk():
         if not builtin_call(ctx, node, "len") or id(node) in comparisons:
             continue
         argument = node.args[0]
@@ -1309,7 +1309,7 @@ def _attribute_of(node: ast.AST, target: str) -> str | None:
 def python_aggregations(ctx: FileContext) -> Iterator[tuple[ast.AST, str, str]]:
     """(node, what, fix) for ORM207; comprehension nodes it covers are listed in ctx.cache for ORM208."""
     covered: set[int] = ctx.cache.setdefault("queries.orm207_comprehensions", set())
-    for node in ast.walk(ctx.tree):
+    for node in ctx.walk():
         if isinstance(node, ast.Call) and builtin_call(ctx, node, *BUILTIN_AGGREGATES, "len"):
             comp = node.args[0]
             if not isinstance(comp, (ast.GeneratorExp, ast.ListComp)) or len(comp.generators) != 1:
@@ -1331,7 +1331,7 @@ def python_aggregations(ctx: FileContext) -> Iterator[tuple[ast.AST, str, str]]:
                 continue
             covered.add(id(comp))
             yield node, f"computes {name}() in Python", aggregate_fix(info, name, field, bool(generator.ifs))
-    for node in ast.walk(ctx.tree):
+    for node in ctx.walk():
         if isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.SetComp)) and id(node) not in covered:
             if len(node.generators) != 1 or not node.generators[0].ifs:
                 continue
@@ -1833,7 +1833,7 @@ def query_lookups(ctx: FileContext, node: ast.AST, info: QueryInfo) -> list[Look
 
 def query_sites(ctx: FileContext) -> Iterator[tuple[ast.AST, QueryInfo]]:
     """Outermost query expressions (one per query call), in source order."""
-    nodes = sorted((n for n in ast.walk(ctx.tree) if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset))
+    nodes = sorted((n for n in ctx.walk() if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset))
     for node in nodes:
         info = query_source(ctx, node)
         if info is None:
