@@ -254,6 +254,7 @@ class ProjectIndex:
                 yield facts
 
     def resolve(self) -> None:
+        self._symbol_cache: dict[str, str] = {}
         self.modules: dict[str, ModuleFacts] = {}
         self.classes: dict[str, ModelFact] = {}
         for facts in self.all_facts():
@@ -292,6 +293,16 @@ class ProjectIndex:
 
     def resolve_symbol(self, qualname: str, depth: int = 0) -> str:
         """Follow re-exports and module-level factories (``Base = declarative_base()``)."""
+        if depth == 0:
+            # Rules ask for the same names over and over; the answer only changes with resolve().
+            cache = self.__dict__.setdefault("_symbol_cache", {})
+            found = cache.get(qualname)
+            if found is None:
+                found = cache[qualname] = self._resolve_symbol(qualname, 0)
+            return found
+        return self._resolve_symbol(qualname, depth)
+
+    def _resolve_symbol(self, qualname: str, depth: int) -> str:
         if depth > 8 or not qualname:
             return qualname
         module, _, name = qualname.rpartition(".")
