@@ -21,6 +21,7 @@ from ..semantic.migrations import (
     FieldDef,
     MigrationModel,
     Operation,
+    app_history,
     is_leaf,
     literal,
     read_migration,
@@ -64,6 +65,34 @@ def _summary(ctx: FileContext) -> dict | None:
     return ctx.facts.migration
 
 
+def state_at(ctx: FileContext, migration: MigrationModel, op: Operation) -> dict | None:
+    """The app's model state just before ``op`` (``None``: history unknown); history read once per file."""
+    if "app_history" not in ctx.cache:
+        ctx.cache["app_history"] = app_history(ctx.index, migration.path, _summary(ctx))
+    history = ctx.cache["app_history"]
+    if history is None:
+        return None
+    return state_before(ctx.index, migration, _summary(ctx), op, history)
+
+
+def new_in_initial_migrations(ctx: FileContext, migration: MigrationModel) -> set[str]:
+    """Models created by the app's earlier *initial* migrations, when this one is initial too.
+
+    ``makemigrations`` splits a new app into ``0001_initial`` + ``0002_...`` (both
+    ``initial = True``) to break foreign-key cycles: they are applied together to
+    empty tables, like operations on a model created in the same migration.
+    """
+    if not migration.initial:
+        return set()
+    if "app_history" not in ctx.cache:
+        ctx.cache["app_history"] = app_history(ctx.index, migration.path, _summary(ctx))
+    created: set[str] = set()
+    for earlier in ctx.cache["app_history"] or []:
+        if earlier.get("initial"):
+            created.update(change.get("model", "") for change in earlier.get("state", []) if change.get("op") == "CreateModel")
+    return created
+
+
 def unmanaged_models(ctx: FileContext, migration: MigrationModel) -> set[str]:
     """Lower-case names of this app's models Django does not manage (history or live model)."""
     key = "unmanaged_models"
@@ -78,7 +107,7 @@ def unmanaged_models(ctx: FileContext, migration: MigrationModel) -> set[str]:
             if op.kind == "CreateModel" and op.options.get("managed") is False:
                 names.add(op.model)
         if migration.operations:
-            state = state_before(ctx.index, migration, _summary(ctx), migration.operations[0]) or {}
+            state = state_at(ctx, migration, migration.operations[0]) or {}
             names.update(name for name, entry in state.items() if not entry.get("managed", True))
     ctx.cache[key] = names
     return names
@@ -86,15 +115,15 @@ def unmanaged_models(ctx: FileContext, migration: MigrationModel) -> set[str]:
 
 def existing_table_operations(ctx: FileContext, migration: MigrationModel, *kinds: str) -> Iterator[Operation]:
     """Operations of these kinds that act on an existing, managed table in the database."""
-    unmanaged = unmanaged_models(ctx, migration)
+    skipped = unmanaged_models(ctx, migration) | new_in_initial_migrations(ctx, migration)
     for op in migration.operations:
-        if op.kind in kinds and op.in_database and not op.created_here and op.model not in unmanaged and op.is_resolved:
+        if op.kind in kinds and op.in_database and not op.created_here and op.model not in skipped and op.is_resolved:
             yield op
 
 
 def previous_field(ctx: FileContext, migration: MigrationModel, op: Operation) -> FieldDef | None:
     """The field's definition before ``op``, from the app's earlier migrations (``None``: unknown)."""
-    state = state_before(ctx.index, migration, _summary(ctx), op)
+    state = state_at(ctx, migration, op)
     if not state or op.model not in state:
         return None
     return state[op.model]["fields"].get(op.name)
@@ -110,7 +139,7 @@ def live_model(ctx: FileContext, migration: MigrationModel, model: str):
 
 def django_table(ctx: FileContext, migration: MigrationModel, op: Operation) -> str:
     """The table of ``op``'s model: ``Meta.db_table`` when known, else Django's ``<app>_<model>``."""
-    state = state_before(ctx.index, migration, _summary(ctx), op) or {}
+    state = state_at(ctx, migration, op) or {}
     live = live_model(ctx, migration, op.model)
     return state.get(op.model, {}).get("db_table") or (live.table if live is not None else "") or f"{migration.app_label}_{op.model}"
 
@@ -434,7 +463,7 @@ def _django_renames(ctx: FileContext, migration: MigrationModel) -> Iterator[Fin
                    f"'{op.new_name}', write both, backfill, switch reads, drop '{op.name}' later")
             yield ctx.finding("ORM403", op.node, operation="RenameField", target=f"'{op.model}.{op.name}' to '{op.new_name}'", fix=fix)
         elif op.kind == "RenameModel":
-            state = state_before(ctx.index, migration, _summary(ctx), op) or {}
+            state = state_at(ctx, migration, op) or {}
             live = live_model(ctx, migration, op.new_name)
             if state.get(op.model, {}).get("db_table") or (live is not None and live.table):
                 continue  # the table name is pinned with Meta.db_table
@@ -1300,10 +1329,10 @@ def mixed_schema_and_data_migration(ctx: FileContext) -> Iterator[Finding]:
     migration = checked_migration(ctx)
     if migration is None or migration.framework != "django" or not migration.atomic:
         return
-    unmanaged = unmanaged_models(ctx, migration)
+    skipped = unmanaged_models(ctx, migration) | new_in_initial_migrations(ctx, migration)
     schema = [
         op for op in migration.operations
-        if op.is_schema_change and op.is_resolved and not op.created_here and op.kind != "CreateModel" and op.model not in unmanaged
+        if op.is_schema_change and op.is_resolved and not op.created_here and op.kind != "CreateModel" and op.model not in skipped
     ]
     if not schema:
         return
@@ -1478,10 +1507,45 @@ def unnamed_migration(ctx: FileContext) -> Iterator[Finding]:
         return
     if migration.framework == "django":
         if AUTO_NAME.match(migration.name):
+            name = f"{migration.name[:4]}_{suggested_name(migration)}.py"
             yield ctx.finding("ORM603", 1, 0, what=f"migration '{migration.name}' has an auto-generated name",
-                              fix="rename the file to say what it changes (makemigrations --name add_book_isbn) before it is applied anywhere")
+                              fix=f"rename it to say what it changes, e.g. '{name}' (makemigrations --name), before it is applied anywhere")
         return
     if not migration.message or re.fullmatch(r"empty message\.?", migration.message.strip(), re.I):
         label = f"revision '{migration.revision}'" if migration.revision else "this revision"
         yield ctx.finding("ORM603", 1, 0, what=f"{label} has an empty message",
-                          fix="give it a message that says what it changes (alembic revision -m \"add orders.note\") in its docstring")
+                          fix=f"put what it changes in the first line of its docstring, e.g. \"{suggested_name(migration)}\" (alembic revision -m)")
+
+
+def suggested_name(migration: MigrationModel) -> str:
+    """A name in the style of ``makemigrations`` / ``alembic revision -m`` from the first operations."""
+    words = [w for w in (_describe(op) for op in migration.operations if op.in_database or op.in_state) if w]
+    if not words:
+        return "describe_the_change" if migration.framework == "django" else "describe the change"
+    if migration.framework == "django":
+        return words[0] + ("_and_more" if len(words) > 1 else "")
+    return words[0] + (f", {words[1]}" if len(words) > 1 else "") + (" and more" if len(words) > 2 else "")
+
+
+def _describe(op: Operation) -> str:
+    if op.framework == "django":
+        code = text_of(op.args.get("code")).rsplit(".", 1)[-1]
+        return {
+            "CreateModel": op.model,
+            "DeleteModel": f"delete_{op.model}",
+            "AddField": f"{op.model}_{op.name}",
+            "RemoveField": f"remove_{op.model}_{op.name}",
+            "AlterField": f"alter_{op.model}_{op.name}",
+            "RenameField": f"rename_{op.name}_{op.model}_{op.new_name}",
+            "RenameModel": f"rename_{op.model}_{op.new_name}",
+            "AddIndex": f"{op.model}_index",
+            "AddIndexConcurrently": f"{op.model}_index",
+            "AddConstraint": f"{op.model}_constraint",
+            "RunPython": code if code.isidentifier() else "",
+        }.get(op.kind, "") if op.model or op.kind == "RunPython" else ""
+    target = f"{op.table}.{op.name}" if op.name and op.kind in ("add_column", "drop_column", "alter_column") else op.table
+    verbs = {"add_column": "add", "drop_column": "drop", "alter_column": "alter", "create_table": "create",
+             "drop_table": "drop", "rename_table": "rename", "create_index": "index", "drop_index": "drop index on",
+             "create_foreign_key": "foreign key on", "create_unique_constraint": "unique constraint on",
+             "create_check_constraint": "check constraint on"}
+    return f"{verbs[op.kind]} {target}" if op.kind in verbs and target else ""

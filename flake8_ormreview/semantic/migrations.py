@@ -705,18 +705,30 @@ def summarize_migration(tree: ast.Module, imports: ImportMap, path: str, kind: s
 def _sibling_summaries(index: Any, path: str, framework: str) -> dict[str, dict[str, Any]]:
     """Summaries of the migrations in ``path``'s folder, by file stem (this file included)."""
     folder = os.path.dirname(os.path.abspath(path))
-    found: dict[str, dict[str, Any]] = {}
     if index is None:
-        return found
+        return {}
+    if hasattr(index, "memo"):
+        # Once per index resolution, not once per migration file (quadratic on real projects).
+        by_folder = index.memo(("migrations.siblings", framework), lambda: _summaries_by_folder(index, framework))
+        return dict(by_folder.get(folder, {}))
+    return _summaries_by_folder(index, framework, folder).get(folder, {})
+
+
+def _summaries_by_folder(index: Any, framework: str, only: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    grouped: dict[str, dict[str, dict[str, Any]]] = {}
     for facts in index.all_facts():
-        if facts.kind not in ("django_migration", "alembic") or os.path.dirname(os.path.abspath(facts.path)) != folder:
+        if facts.kind not in ("django_migration", "alembic"):
             continue
+        folder = os.path.dirname(os.path.abspath(facts.path))
+        if only is not None and folder != only:
+            continue
+        found = grouped.setdefault(folder, {})
         summary = facts.migration
         if summary is None:
             summary = _summary_from_disk(facts.path, facts.kind)
         if summary and summary.get("framework") == framework:
             found[os.path.splitext(os.path.basename(facts.path))[0]] = summary
-    return found
+    return grouped
 
 
 def _summary_from_disk(path: str, kind: str) -> dict[str, Any] | None:
@@ -801,9 +813,19 @@ def apply_state(state: ModelState, change: dict[str, Any]) -> None:
         entry["db_table"] = (change.get("options") or {}).get("db_table", "")
 
 
-def state_before(index: Any, migration: MigrationModel, summary: dict[str, Any] | None, operation: Operation) -> ModelState | None:
-    """Django's model state of this app just before ``operation`` runs (``None``: unknown)."""
-    history = app_history(index, migration.path, summary)
+def state_before(
+    index: Any,
+    migration: MigrationModel,
+    summary: dict[str, Any] | None,
+    operation: Operation,
+    history: list[dict[str, Any]] | None = None,
+) -> ModelState | None:
+    """Django's model state of this app just before ``operation`` runs (``None``: unknown).
+
+    ``history`` is :func:`app_history`'s result when the caller already has it.
+    """
+    if history is None:
+        history = app_history(index, migration.path, summary)
     if history is None:
         return None
     state: ModelState = {}
