@@ -400,6 +400,8 @@ def n_plus_one(ctx: FileContext) -> Iterator[Finding]:
     - [Django: prefetch_related and Prefetch](https://docs.djangoproject.com/en/stable/ref/models/querysets/#prefetch-related)
     - [SQLAlchemy: relationship loading techniques](https://docs.sqlalchemy.org/en/20/orm/queryguide/relationships.html)
     """
+    if not query_rules_apply(ctx):
+        return
     for access, label, fix in n_plus_one_findings(ctx):
         source = access.instance.source or access.instance.query
         yield ctx.finding("ORM201", access.node, access=label, query=source.describe(), fix=fix)
@@ -499,6 +501,8 @@ def per_row_aggregate(ctx: FileContext) -> Iterator[Finding]:
     - [Django: aggregation, annotate() with Count](https://docs.djangoproject.com/en/stable/topics/db/aggregation/)
     - [Django: Exists() subqueries](https://docs.djangoproject.com/en/stable/ref/models/expressions/#exists-subqueries)
     """
+    if not query_rules_apply(ctx):
+        return
     for access in row_accesses(ctx):
         if access.instance.kind != "row" or not access.relation.to_many:
             continue
@@ -581,6 +585,8 @@ def fk_object_for_id(ctx: FileContext) -> Iterator[Finding]:
     - [Django: ForeignKey database representation (`<field>_id`)](https://docs.djangoproject.com/en/stable/ref/models/fields/#database-representation)
     - [Django performance: use foreign key values directly](https://docs.djangoproject.com/en/stable/topics/db/optimization/#use-foreign-key-values-directly)
     """
+    if not query_rules_apply(ctx):
+        return
     for access in row_accesses(ctx):
         if access.covered or not access.relation.forward_single:
             continue
@@ -826,6 +832,8 @@ def query_in_loop(ctx: FileContext) -> Iterator[Finding]:
     - [Django: the `in` lookup](https://docs.djangoproject.com/en/stable/ref/models/querysets/#in)
     - [SQLAlchemy: ColumnOperators.in_()](https://docs.sqlalchemy.org/en/20/core/sqlelement.html#sqlalchemy.sql.expression.ColumnOperators.in_)
     """
+    if not query_rules_apply(ctx):
+        return
     for item in loop_queries(ctx):
         if item.info.result == WRITE:
             continue
@@ -1017,6 +1025,8 @@ def write_in_loop(ctx: FileContext) -> Iterator[Finding]:
     - [Django: bulk_update](https://docs.djangoproject.com/en/stable/ref/models/querysets/#bulk-update)
     - [SQLAlchemy: ORM bulk INSERT statements](https://docs.sqlalchemy.org/en/20/orm/queryguide/dml.html#orm-bulk-insert-statements)
     """
+    if not query_rules_apply(ctx):
+        return
     for node, fix in write_in_loop_findings(ctx):
         yield ctx.finding("ORM204", node, call=_label(node.func) + "()", fix=fix)
 
@@ -1049,19 +1059,42 @@ def whole_query(ctx: FileContext, node: ast.AST) -> QueryInfo | None:
 
 
 def used_later(ctx: FileContext, name_node: ast.AST, exclude: ast.AST | None = None) -> bool:
-    """Is the variable read again in its function after ``name_node`` (outside ``exclude``)?"""
+    """Is the variable used anywhere else in its function (outside ``exclude``)?
+
+    Any other read counts, before or after: an earlier ``if qs:`` or
+    ``len(qs)`` has already evaluated and cached the rows.  Reads that only
+    refine the query into the same name (``qs = qs.filter(..)``) do not.
+    """
     if not isinstance(name_node, ast.Name):
         return False
     scope = enclosing_function(ctx, name_node) or ctx.tree
     skip = {id(n) for n in ast.walk(exclude)} if exclude is not None else set()
-    position = (name_node.lineno, name_node.col_offset)
-    loop_nodes = enclosing_loops(ctx, name_node)
     for node in ast.walk(scope):
         if (isinstance(node, ast.Name) and node.id == name_node.id and isinstance(node.ctx, ast.Load)
-                and node is not name_node and id(node) not in skip):
-            if (node.lineno, node.col_offset) > position or loop_nodes:
-                return True
+                and node is not name_node and id(node) not in skip and not _refines_itself(ctx, node)):
+            return True
     return False
+
+
+def _refines_itself(ctx: FileContext, node: ast.Name) -> bool:
+    """``qs`` in ``qs = qs.filter(..)``: the receiver of a chain assigned back to the same name."""
+    current: ast.AST | None = node
+    while current is not None:
+        parent = parent_of(ctx, current)
+        if isinstance(parent, ast.Assign):
+            return parent.value is current and any(isinstance(t, ast.Name) and t.id == node.id for t in parent.targets)
+        if isinstance(parent, ast.Attribute) and parent.value is current:
+            current = parent
+        elif isinstance(parent, ast.Call) and parent.func is current:
+            current = parent
+        else:
+            return False
+    return False
+
+
+def query_rules_apply(ctx: FileContext) -> bool:
+    """Query-site rules skip migrations (historical models) and test modules (fixtures and setup loops)."""
+    return not ctx.is_migration and ctx.kind != "test"
 
 
 def count_fix(ctx: FileContext, node: ast.AST, info: QueryInfo) -> str:
@@ -1218,6 +1251,8 @@ def len_of_queryset(ctx: FileContext) -> Iterator[Finding]:
     - [Django: count()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#count)
     - [SQLAlchemy: counting rows with func.count()](https://docs.sqlalchemy.org/en/20/tutorial/data_select.html#tutorial-group-by-w-aggregates)
     """
+    if not query_rules_apply(ctx):
+        return
     comparisons = {id(n.left) for n in ctx.walk() if isinstance(n, ast.Compare) and _zero_test(n) is not None}
     comparisons |= {id(n.comparators[0]) for n in ctx.walk() if isinstance(n, ast.Compare) and len(n.ops) == 1}
     for node in ctx.walk():
@@ -1285,6 +1320,8 @@ def inefficient_existence_check(ctx: FileContext) -> Iterator[Finding]:
     - [Django: exists()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#exists)
     - [SQLAlchemy: exists()](https://docs.sqlalchemy.org/en/20/core/selectable.html#sqlalchemy.sql.expression.exists)
     """
+    if not query_rules_apply(ctx):
+        return
     seen = set()
     for node, what, info, base in existence_tests(ctx):
         if id(node) in seen:
@@ -1455,6 +1492,8 @@ def python_side_aggregation(ctx: FileContext) -> Iterator[Finding]:
     - [Django: aggregation](https://docs.djangoproject.com/en/stable/topics/db/aggregation/)
     - [SQLAlchemy: aggregate functions](https://docs.sqlalchemy.org/en/20/tutorial/data_select.html#aggregate-functions-with-group-by-having)
     """
+    if not query_rules_apply(ctx):
+        return
     for node, what, fix in python_aggregations(ctx):
         yield ctx.finding("ORM207", node, expression=_label(node), what=what, fix=fix)
 
@@ -1558,6 +1597,8 @@ def loop_invariant_query(ctx: FileContext) -> Iterator[Finding]:
     - [Django: understand QuerySet evaluation and caching](https://docs.djangoproject.com/en/stable/topics/db/optimization/#understand-queryset-evaluation)
     - [Junwen Yang et al., PowerStation: automatically detecting and fixing inefficiencies of database-backed web applications](https://hyperloop-rails.github.io/powerstation/)
     """
+    if not query_rules_apply(ctx):
+        return
     for item in loop_queries(ctx):
         info = item.info
         loop = item.loops[0]
@@ -1673,6 +1714,8 @@ def unused_columns(ctx: FileContext) -> Iterator[Finding]:
     - [Django: only()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#only)
     - [SQLAlchemy: load_only()](https://docs.sqlalchemy.org/en/20/orm/queryguide/columns.html#sqlalchemy.orm.load_only)
     """
+    if not query_rules_apply(ctx):
+        return
     skip = orm207_nodes(ctx)
     for loop in loops(ctx):
         if loop.kind == "while" or loop.bounded or loop.query is None or id(loop.node) in skip:
@@ -1937,7 +1980,7 @@ def unindexed_lookup(ctx: FileContext) -> Iterator[Finding]:
     - [PostgreSQL: multicolumn indexes](https://www.postgresql.org/docs/current/indexes-multicolumn.html)
     - [SQLAlchemy: Index](https://docs.sqlalchemy.org/en/20/core/constraints.html#indexes)
     """
-    if ctx.is_migration or ctx.kind == "test":
+    if not query_rules_apply(ctx):
         return
     for node, info in query_sites(ctx):
         model = info.model

@@ -771,6 +771,8 @@ class QueryAnalysis:
         for arg in node.args:
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                 eager |= prefixes(tuple(arg.value.split("__")))
+            else:
+                return replace(step, eager_all=True)  # computed lookups: unknown, so assume covered
         return replace(step, eager=frozenset(eager))
 
     def add_prefetch(self, step: QueryInfo, node: ast.Call, env: Env) -> QueryInfo:
@@ -782,7 +784,7 @@ class QueryAnalysis:
             elif isinstance(arg, ast.Call) and self.ctx.canonical(arg.func) == "django:Prefetch" and arg.args:
                 lookup = arg.args[0]
                 if not (isinstance(lookup, ast.Constant) and isinstance(lookup.value, str)):
-                    continue
+                    return replace(step, eager_all=True)
                 path = tuple(lookup.value.split("__"))
                 keywords = {kw.arg: kw.value for kw in arg.keywords if kw.arg}
                 queryset = keywords.get("queryset") or (arg.args[1] if len(arg.args) > 1 else None)
@@ -799,6 +801,8 @@ class QueryAnalysis:
                     eager.add(path[:-1] + (attr.value,))
                 else:
                     eager |= prefixes(path) | inner_paths
+            else:
+                return replace(step, eager_all=True)  # a Prefetch held in a variable, *lookups: unknown
         return replace(step, eager=frozenset(eager), to_attr=tuple(to_attr))
 
     def apply_sqlalchemy(self, base: QueryInfo, step: QueryInfo, method: str, node: ast.Call, env: Env) -> QueryInfo | None:
@@ -839,6 +843,8 @@ class QueryAnalysis:
         eager_all = step.eager_all
         for option in node.args:
             loaders = loader_chain(self.ctx, option)
+            if not loaders and not _is_column_option(self.ctx, option):
+                eager_all = True  # loader options we cannot read (variables, *options): unknown
             path: tuple[str, ...] = ()
             for strategy, attrs in loaders:
                 if "*" in attrs and strategy in EAGER_LOADERS:
@@ -985,6 +991,14 @@ def loader_chain(ctx, option: ast.AST) -> list[tuple[str, list[str]]]:
         if attrs:
             expanded.append((strategy, [attrs[-1]]))
     return expanded
+
+
+def _is_column_option(ctx, option: ast.AST) -> bool:
+    """``load_only(..)`` / ``defer(..)`` / ``undefer(..)``: options that load no relation."""
+    if isinstance(option, ast.Call) and isinstance(option.func, (ast.Name, ast.Attribute)):
+        kind = ctx.canonical(option.func) or ""
+        return kind.split(":")[-1] in ("load_only", "defer", "undefer", "undefer_group", "with_expression", "raiseload")
+    return False
 
 
 def _loader_attr(node: ast.AST) -> str:
