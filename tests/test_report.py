@@ -195,6 +195,21 @@ def test_sqlalchemy_examples():
     assert "text('SELECT * FROM users WHERE name = :p0').bindparams(p0=name)" in sql["improved"]
 
 
+def test_composite_index_proposals_come_from_multi_field_lookups(tmp_path):
+    records = records_for(tmp_path, {"views.py": "x = 1\ny = 2\nz = 3\n"}, {"views.py": [
+        (1, 4, "ORM103", 'unindexed lookup: Book is queried by \'status\' and \'title\' and no index covers them; add models.Index(fields=["status", "title"]) to Book.Meta.indexes'),
+        (2, 4, "ORM103", 'unindexed lookup: Post is queried by \'status\' and \'author_id\' and no index covers them; add Index("ix_posts_status_author_id", Post.status, Post.author_id) to Post.__table_args__'),
+        (3, 4, "ORM103", "unindexed lookup: Book is queried by 'isbn' and no index covers it; add db_index=True to Book.isbn"),
+    ]})
+    text = build_review(records, "2026-01-02", ["."]).text
+    composite = text.split("**Composite Indexes**")[1].split("**Denormalization**")[0]
+    proposals = [line for line in composite.splitlines() if "lookup(s) at" in line]
+    assert len(proposals) == 2
+    assert '`models.Index(fields=["status", "title"], name="book_status_title_idx")` in Book.Meta.indexes' in proposals[1]
+    assert "views.py:1`" in proposals[1]
+    assert '`Index("ix_posts_status_author_id", Post.status, Post.author_id)` in Post.' in proposals[0]
+
+
 def test_locations_and_tasks(shop_records):
     text = build_review(shop_records, "2026-01-02", ["shop"]).text
     assert re.search(r"\*\*Location\*\*: `[^`]*shop/models.py:lines 15-15`", text)

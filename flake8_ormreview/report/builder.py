@@ -23,6 +23,7 @@ GRADE_DOCS = "https://github.com/flake8-ormreview/flake8-ormreview/blob/main/doc
 MAX_ISSUES_PER_RULE = 5  # further groups of one rule are merged into one issue listing every location
 MAX_EXAMPLES_PER_RULE = 5  # improvement opportunities: messages shown per rule, the rest as locations
 LOCATIONS_INLINE = 3
+OVERFLOW = "\0more"  # the issue that collects a rule's groups beyond MAX_ISSUES_PER_RULE
 
 TITLE = "🗄️ Database Schema & ORM Optimization Review"
 H_DASHBOARD = "📊 Technical Dashboard"
@@ -134,6 +135,9 @@ class ReviewBuilder:
         for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", finding.message):
             if word in self.model_names:
                 names.add(word)
+        # 'book.status' (a Django migration's model_name) or 'addresses.user_id' (a table).
+        for owner in re.findall(r"'([A-Za-z_][A-Za-z0-9_]*)\.[A-Za-z_]", finding.message):
+            names.update(m["name"] for m in self.models if owner.lower() in (m["name"].lower(), str(m.get("table", "")).lower()))
         example = self.example_for(finding)
         if example and not names:
             # Raw SQL names tables, not models.
@@ -202,9 +206,11 @@ class ReviewBuilder:
         score = performance_score(self.orm, len(self.models), total_sites)
         perf = [f for f in self.orm if f.code.startswith(("ORM1", "ORM2"))]
         penalty = sum(SEVERITY_WEIGHT[severity_of(f.code)] for f in perf)
+        size = max(1, len(self.models) + total_sites)
+        formula = f"⌊100 × S / (S + P)⌋ with S = {len(self.models)} models + {total_sites} query sites, P = {penalty}" if penalty else "no ORM1xx/ORM2xx finding"
         self.doc.add(
-            f"- **Performance Score**: {score}/100 — {len(perf)} ORM1xx/ORM2xx findings (weight {penalty}) over "
-            f"{len(self.models)} models and {total_sites} query sites ([formula]({SCORE_DOCS}))"
+            f"- **Performance Score**: {score}/100 — {len(perf)} ORM1xx/ORM2xx findings weighted by severity "
+            f"(critical 5, major 2, minor 1) over {size} units of ORM code: {formula} ([formula]({SCORE_DOCS}))"
         )
         flake8 = flake8_counts(self.findings)
         buckets = [
@@ -293,7 +299,10 @@ class ReviewBuilder:
             per_rule[code_] += 1
             if per_rule[code_] > MAX_ISSUES_PER_RULE:
                 last = result[-1]
-                result[-1] = (last[0], "", sorted(last[2] + findings))
+                if last[1] != OVERFLOW:
+                    result.append((code_, OVERFLOW, sorted(findings)))
+                else:
+                    result[-1] = (last[0], OVERFLOW, sorted(last[2] + findings))
             else:
                 result.append((code_, model, sorted(findings)))
         return result
@@ -309,7 +318,10 @@ class ReviewBuilder:
 
     def issue(self, number: int, code_: str, model: str, findings: list[ReportFinding]) -> None:
         rule = RULES[code_]
-        subject = f"{model} ({self.table_of(model)})" if model else findings[0].path
+        if model == OVERFLOW:
+            subject = f"{len({f.path for f in findings})} more files"
+        else:
+            subject = f"{model} ({self.table_of(model)})" if model else findings[0].path
         more = f", {len(findings)} locations" if len(findings) > 1 else ""
         self.doc.heading(3, f"Issue {number}: {RISK[rule.category.value]} — {escape(rule.name)} on {escape(subject)} ({code_}{more})")
         first = findings[0]
@@ -385,34 +397,37 @@ class ReviewBuilder:
                 self.doc.add(f"    - and {len(rest)} more at: " + ", ".join(code(f.location) for f in rest))
 
     def composite_proposals(self) -> None:
-        proposals: dict[tuple[str, tuple[str, ...]], list[ReportFinding]] = defaultdict(list)
+        """Composite indexes proposed by ORM103 for lookups on two or more uncovered equality fields."""
+        proposals: dict[str, list[ReportFinding]] = defaultdict(list)
         for finding in self.orm:
             if finding.code != "ORM103":
                 continue
-            fields = self.lookup_fields(finding)
-            models = [m for m in self.models_in_finding(finding)]
-            if len(fields) >= 2 and len(models) == 1:
-                proposals[(models[0], tuple(fields))].append(finding)
+            proposal = self.composite_line(finding.message)
+            if proposal:
+                proposals[proposal].append(finding)
         if not proposals:
             self.doc.add("  - no multi-field lookup without a covering index was seen: no composite index to propose")
             return
-        for (model, fields), findings in sorted(proposals.items()):
-            framework = next((m.get("framework") for m in self.models if m["name"] == model), "django")
-            name = f"{model.lower()}_{'_'.join(fields)}_idx"[:30]
-            if framework == "django":
-                line = f'models.Index(fields=[{", ".join(repr(f) for f in fields)}], name="{name}")'
-                where = f"in {model}.Meta.indexes"
-            else:
-                line = f'Index("ix_{self.table_of(model)}_{"_".join(fields)}", {", ".join(repr(f) for f in fields)})'
-                where = f"in {model}.__table_args__"
-            self.doc.add(f"  - {code(line)} {escape(where)} — for {len(findings)} lookup(s) at " + ", ".join(code(f.location) for f in findings))
+        for proposal, findings in sorted(proposals.items()):
+            self.doc.add(f"  - {proposal} — for {len(findings)} lookup(s) at " + ", ".join(code(f.location) for f in findings))
 
-    def lookup_fields(self, finding: ReportFinding) -> list[str]:
-        quoted = re.findall(r"'([A-Za-z_][A-Za-z0-9_]*)'", finding.message)
-        match = re.search(r"\[([^\]]+)\]", finding.message)
-        if match:
-            return [f.strip(" '\"") for f in match.group(1).split(",") if f.strip(" '\"")]
-        return [q for q in quoted if q not in self.model_names]
+    @staticmethod
+    def composite_line(message: str) -> str:
+        """The index line ORM103 proposes when two or more equality fields are uncovered ("" otherwise)."""
+        django = re.search(r"models\.Index\(fields=\[([^\]]*)\]\) to (\w+)\.Meta\.indexes", message)
+        if django:
+            fields = [f.strip().strip("'\"") for f in django.group(1).split(",") if f.strip()]
+            if len(fields) < 2:
+                return ""
+            model = django.group(2)
+            name = f"{model.lower()}_{'_'.join(fields)}"[:26] + "_idx"
+            listed = ", ".join(f'"{f}"' for f in fields)
+            return code(f'models.Index(fields=[{listed}], name="{name}")') + f" in {escape(model)}.Meta.indexes"
+        sqlalchemy = re.search(r'(Index\("[^"]+"(?:, [\w.]+){2,}\))(?: to (\w+)\.__table_args__)?', message)
+        if sqlalchemy:
+            where = f" in {escape(sqlalchemy.group(2))}.\\_\\_table\\_args\\_\\_" if sqlalchemy.group(2) else " next to the Table"
+            return code(sqlalchemy.group(1)) + where
+        return ""
 
     def denormalization(self) -> None:
         per_row = [f for f in self.orm if f.code == "ORM209"]

@@ -75,6 +75,16 @@ def statement_span(site: Site) -> tuple[int, int]:
     return site.line, site.line
 
 
+def finding_span(site: Site) -> tuple[int, int]:
+    """The construct the finding is on: a call/statement starting on its line, else its statement."""
+    if site.tree is not None:
+        end = construct_end(site.tree, site.line)
+        starts = any(isinstance(n, (ast.stmt, ast.Call)) and n.lineno == site.line for n in ast.walk(site.tree))
+        if starts:
+            return site.line, end
+    return statement_span(site)
+
+
 def construct_end(tree: ast.Module, line: int) -> int:
     """Last line of the outermost statement or call that starts on ``line``."""
     end = line
@@ -142,8 +152,26 @@ def _quoted(message: str) -> list[str]:
 # -- rewriters --------------------------------------------------------------------------
 
 
+def _call_in_message(message: str, prefix: str) -> str:
+    """``op.create_index(...)`` with balanced parentheses, as the message spells it ("" if absent)."""
+    begin = message.find(prefix)
+    if begin < 0:
+        return ""
+    depth = 0
+    for position in range(begin + len(prefix) - 1, len(message)):
+        depth += {"(": 1, ")": -1}.get(message[position], 0)
+        if depth == 0:
+            return message[begin: position + 1]
+    return ""
+
+
 def rewrite_orm101(site: Site) -> Example | None:
     start, end = statement_span(site)
+    create_index = _call_in_message(site.message, "op.create_index(")
+    if create_index:
+        new = list(site.lines)
+        new.insert(end, _indent(site.lines[start - 1]) + create_index)
+        return _example(site, start, end, new, "# On a populated table build it without blocking writes:\n# with op.get_context().autocommit_block():\n#     " + create_index[:-1] + ", postgresql_concurrently=True)")
     for call in _calls_on_line(site, site.line):
         for kw in call.keywords:
             if kw.arg == "db_index" and isinstance(kw.value, ast.Constant) and kw.value.value is False:
@@ -207,7 +235,7 @@ def _table_name(site: Site) -> str:
                     targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                     if any(isinstance(t, ast.Name) and t.id == "__tablename__" for t in targets) and isinstance(stmt.value, ast.Constant):
                         return str(stmt.value.value)
-        elif _callee(node) == "Table" and node.args and isinstance(node.args[0], ast.Constant):
+        elif _callee(node) in ("Table", "create_table") and node.args and isinstance(node.args[0], ast.Constant):
             return str(node.args[0].value)
     return "<table>"
 
@@ -316,7 +344,7 @@ def rewrite_orm302(site: Site) -> Example | None:
 
 
 def rewrite_orm408(site: Site) -> Example | None:
-    start, end = statement_span(site)
+    start, end = finding_span(site)
     if site.tree is None:
         return None
     for node in site.tree.body:
@@ -387,7 +415,7 @@ def rewrite_orm409(site: Site) -> Example | None:
 
 
 def rewrite_orm401(site: Site) -> Example | None:
-    start, end = statement_span(site)
+    start, end = finding_span(site)
     for call in _calls_on_line(site, site.line) + [c for ln in range(site.line, end + 1) for c in _calls_on_line(site, ln)]:
         keywords = {k.arg: k for k in call.keywords if k.arg}
         callee = _callee(call)
@@ -410,28 +438,31 @@ def rewrite_orm401(site: Site) -> Example | None:
     return None
 
 
+def _state_only(site: Site, start: int, end: int, note: str = "") -> str:
+    """The operation at ``start..end`` wrapped as a state-only operation."""
+    import textwrap
+
+    indent = _indent(site.lines[start - 1])
+    body = textwrap.indent(textwrap.dedent(site.text(start, end)).rstrip().rstrip(",") + ",", indent + " " * 8)
+    head = f"{indent}{note}\n" if note else ""
+    return f"{head}{indent}migrations.SeparateDatabaseAndState(\n{indent}    state_operations=[\n{body}\n{indent}    ],\n{indent}),"
+
+
 def rewrite_orm402(site: Site) -> Example | None:
-    start, end = statement_span(site)
+    start, end = finding_span(site)
     text = site.text(start, end)
     indent = _indent(site.lines[start - 1])
-    if "migrations." in text or re.match(r"\s*(RemoveField|DeleteModel)\(", text):
-        inner = "\n".join("        " + line.strip() for line in text.splitlines())
-        improved = f"{indent}migrations.SeparateDatabaseAndState(\n{indent}    state_operations=[\n{inner}\n{indent}    ],\n{indent}),"
-        return Example(start, end, text, improved, "# Drop the column in a later release, once no deployed code reads it.")
+    if re.match(r"\s*(migrations\.)?(RemoveField|DeleteModel)\(", site.lines[start - 1]):
+        return Example(start, end, text, _state_only(site, start, end), "# Drop the column in a later release, once no deployed code reads it.")
     improved = "\n".join(f"{indent}# {line.strip()}  -- moved to a later revision, after the code stops reading it" for line in text.splitlines())
     return Example(start, end, text, improved, "# Expand/contract: stop reading the column, deploy, then drop it in its own revision.")
 
 
 def rewrite_orm403(site: Site) -> Example | None:
-    start, end = statement_span(site)
+    start, end = finding_span(site)
     text = site.text(start, end)
-    indent = _indent(site.lines[start - 1])
-    if "Rename" in text and "op." not in text:
-        inner = "\n".join("        " + line.strip() for line in text.splitlines())
-        improved = (
-            f"{indent}# keep the old column: add db_column=\"<old name>\" to the renamed field, then\n"
-            f"{indent}migrations.SeparateDatabaseAndState(\n{indent}    state_operations=[\n{inner}\n{indent}    ],\n{indent}),"
-        )
+    if re.match(r"\s*(migrations\.)?Rename(Field|Model)\(", site.lines[start - 1]):
+        improved = _state_only(site, start, end, "# keep the old column: give the renamed field db_column=\"<old name>\" in the model")
         return Example(start, end, text, improved, "# Rename the column itself later, with an expand/contract sequence (add, backfill, switch, drop).")
     return None
 
@@ -590,7 +621,7 @@ def build_example(lines: list[str], tree: ast.Module | None, line: int, col: int
         except Exception:  # noqa: BLE001 - fall back to the rule's own example
             example = None
     if example is None:
-        start, end = statement_span(site) if 1 <= line <= len(lines) else (line, line)
+        start, end = finding_span(site) if 1 <= line <= len(lines) else (line, line)
         if end - start + 1 > MAX_LINES:
             end = start + MAX_LINES - 1
         current = site.text(start, end) if 1 <= line <= len(lines) else ""
