@@ -21,7 +21,7 @@ from __future__ import annotations
 import ast
 import os
 import re
-from dataclasses import asdict, dataclass, field as dc_field, fields as dc_fields
+from dataclasses import dataclass, field as dc_field, fields as dc_fields
 from typing import Any, Iterable, Iterator
 
 from .names import ImportMap, canonical, dotted
@@ -187,15 +187,16 @@ class FieldDef:
         return self.relation in ("fk", "o2o") and self.db_index is not False
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        del data["line"]
+        data = dict(self.__dict__)  # flat values only: cheaper than dataclasses.asdict
+        data.pop("line", None)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FieldDef":
-        names = {f.name for f in dc_fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return cls(**{k: v for k, v in data.items() if k in _FIELD_DEF_NAMES})
 
+
+_FIELD_DEF_NAMES = frozenset(f.name for f in dc_fields(FieldDef))
 
 # Builtin constructors: evaluating them once or per row gives equal values.
 VALUE_CONSTRUCTORS = {"dict", "list", "set", "tuple", "str", "int", "float", "bool", "frozenset", "bytes"}
@@ -813,6 +814,30 @@ def apply_state(state: ModelState, change: dict[str, Any]) -> None:
         entry["db_table"] = (change.get("options") or {}).get("db_table", "")
 
 
+_REPLAYED: dict[tuple, ModelState] = {}
+
+
+def replay(history: list[dict[str, Any]]) -> ModelState:
+    """The model state after ``history`` (memoised: sibling migrations share most of it)."""
+    key = tuple(id(summary) for summary in history)
+    cached = _REPLAYED.get(key)
+    if cached is not None and cached.get("__history__") is history:
+        return cached["state"]
+    state: ModelState = {}
+    for earlier in history:
+        for change in earlier.get("state", []):
+            apply_state(state, change)
+    if len(_REPLAYED) > 256:
+        _REPLAYED.clear()
+    _REPLAYED[key] = {"__history__": history, "state": state}
+    return state
+
+
+def copy_state(state: ModelState) -> ModelState:
+    """A copy that :func:`apply_state` can change (field definitions themselves are never mutated)."""
+    return {model: {**entry, "fields": dict(entry["fields"])} for model, entry in state.items()}
+
+
 def state_before(
     index: Any,
     migration: MigrationModel,
@@ -828,10 +853,7 @@ def state_before(
         history = app_history(index, migration.path, summary)
     if history is None:
         return None
-    state: ModelState = {}
-    for earlier in history:
-        for change in earlier.get("state", []):
-            apply_state(state, change)
+    state = copy_state(replay(history))
     for op in migration.operations:
         if op is operation or op.position >= operation.position:
             break
