@@ -1059,7 +1059,9 @@ def concurrent_index_in_transaction(ctx: FileContext) -> Iterator[Finding]:
     Flags `AddIndexConcurrently` / `RemoveIndexConcurrently` in a Django
     migration that does not set `atomic = False`, and Alembic
     `create_index` / `drop_index(.., postgresql_concurrently=True)` outside
-    `with op.get_context().autocommit_block():`.
+    `with op.get_context().autocommit_block():`. Literal SQL counts too:
+    `RunSQL("CREATE INDEX CONCURRENTLY ..")` in an atomic migration and
+    `op.execute("CREATE INDEX CONCURRENTLY ..")` outside the autocommit block.
 
     PostgreSQL-specific: silent when `orm-database` is `mysql` or `sqlite`.
 
@@ -1116,12 +1118,37 @@ def concurrent_index_in_transaction(ctx: FileContext) -> Iterator[Finding]:
     if migration.framework == "django":
         if not migration.atomic:
             return
+        fix = "set atomic = False on the Migration class (keep it to this one operation)"
         for op in existing_table_operations(ctx, migration, "AddIndexConcurrently", "RemoveIndexConcurrently"):
-            yield ctx.finding("ORM408", op.node, operation=op.kind, fix="set atomic = False on the Migration class (keep it to this one operation)")
+            yield ctx.finding("ORM408", op.node, operation=op.kind, fix=fix)
+        for op in migration.operations:
+            if op.kind == "RunSQL" and op.in_database and _concurrent_sql(op.args.get("sql")):
+                yield ctx.finding("ORM408", op.node, operation="RunSQL(\"... CONCURRENTLY ...\")", fix=fix)
         return
+    fix = "move it into `with op.get_context().autocommit_block():`"
     for op in existing_table_operations(ctx, migration, "create_index", "drop_index"):
         if is_true(op.keyword("postgresql_concurrently")) and not op.autocommit:
-            yield ctx.finding("ORM408", op.node, operation=call_name(op), fix="move it into `with op.get_context().autocommit_block():`")
+            yield ctx.finding("ORM408", op.node, operation=call_name(op), fix=fix)
+    for op in migration.operations:
+        if op.kind == "execute" and not op.autocommit and _concurrent_sql(op.args.get("sqltext")):
+            yield ctx.finding("ORM408", op.node, operation="op.execute(\"... CONCURRENTLY ...\")", fix=fix)
+
+
+CONCURRENT_SQL = re.compile(r"\b(?:(?:CREATE|DROP)\s+(?:UNIQUE\s+)?INDEX|REINDEX\s+\w+)\s+CONCURRENTLY\b", re.I)
+
+
+def _concurrent_sql(node: ast.AST | None) -> bool:
+    """Literal SQL (a string, or a list of strings / (sql, params) pairs) with a concurrent index statement."""
+    value = literal(node)
+    if isinstance(node, ast.Call) and node.args:  # sa.text("..")
+        value = literal(node.args[0])
+    items = value if isinstance(value, (list, tuple)) else [value]
+    for item in items:
+        if isinstance(item, (list, tuple)) and item:
+            item = item[0]
+        if isinstance(item, str) and CONCURRENT_SQL.search(item):
+            return True
+    return False
 
 
 # -- ORM409 -------------------------------------------------------------------------------
