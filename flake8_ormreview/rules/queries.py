@@ -1875,16 +1875,25 @@ def query_lookups(ctx: FileContext, node: ast.AST, info: QueryInfo) -> list[Look
 
 
 def query_sites(ctx: FileContext) -> Iterator[tuple[ast.AST, QueryInfo]]:
-    """Outermost query expressions (one per query call), in source order."""
-    nodes = sorted((n for n in ctx.walk() if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset))
-    for node in nodes:
-        info = query_source(ctx, node)
+    """Outermost query expressions holding a lookup call (one per query call), in source order."""
+    methods = DJANGO_LOOKUP_METHODS | SQLA_LOOKUP_METHODS
+    calls = sorted((n for n in ctx.walk() if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                    and n.func.attr in methods), key=lambda n: (n.lineno, n.col_offset))
+    seen: set[int] = set()
+    for call in calls:
+        info = query_source(ctx, call)
         if info is None:
             continue
-        outer = _chain_parent(ctx, node)
-        if outer is not None and query_source(ctx, outer) is not None:
-            continue
-        yield node, info
+        node = call
+        while True:  # climb to the outermost call of the same query
+            outer = _chain_parent(ctx, node)
+            outer_info = query_source(ctx, outer) if outer is not None else None
+            if outer_info is None:
+                break
+            node, info = outer, outer_info
+        if id(node) not in seen:
+            seen.add(id(node))
+            yield node, info
 
 
 def index_fix(ctx: FileContext, model: ModelFact, fields: list[str], equality: list[str]) -> str:

@@ -388,6 +388,8 @@ class QueryAnalysis:
         self.returns: dict[str, QueryInfo | None] = {}
         self._returns_busy: set[str] = set()
         self._loops: list[Loop] | None = None
+        self._query_memo: dict[int, QueryInfo | None] = {}
+        self._instance_memo: dict[int, Instance | None] = {}
 
     # -- structure ------------------------------------------------------------------------
 
@@ -564,10 +566,17 @@ class QueryAnalysis:
     # -- resolution ------------------------------------------------------------------------
 
     def query_at(self, node: ast.AST) -> QueryInfo | None:
-        return self.resolve(node, self.env_at(node))
+        key = id(node)
+        if key not in self._query_memo:
+            self._query_memo[key] = None  # re-entry (a function returning itself) resolves to unknown
+            self._query_memo[key] = self.resolve(node, self.env_at(node))
+        return self._query_memo[key]
 
     def instance_at(self, node: ast.AST) -> Instance | None:
-        return self.instance(node, self.env_at(node))
+        key = id(node)
+        if key not in self._instance_memo:
+            self._instance_memo[key] = self.instance(node, self.env_at(node))
+        return self._instance_memo[key]
 
     def model_of(self, node: ast.AST) -> ModelFact | None:
         if not isinstance(node, (ast.Name, ast.Attribute)):
