@@ -222,9 +222,10 @@ def alembic_unindexed_foreign_keys(ctx: FileContext) -> Iterator[Finding]:
             leads.add((table, _first_column(args.get("columns"))))
         elif operation == "create_foreign_key":
             column = _first_column(args.get("local_cols"))
-            referent = literal(args.get("referent_table"))
+            referent, remote = literal(args.get("referent_table")), _first_column(args.get("remote_cols"))
             if column:
-                candidates.append((call, table, column, f"{referent}" if isinstance(referent, str) else "?"))
+                target = ".".join(p for p in (referent if isinstance(referent, str) else "?", remote) if p)
+                candidates.append((call, table, column, target))
         elif operation == "add_column":
             found = _column_foreign_key(ctx, args.get("column"))
             if found and not found[2]:
@@ -233,7 +234,11 @@ def alembic_unindexed_foreign_keys(ctx: FileContext) -> Iterator[Finding]:
             candidates.extend(_created_table_foreign_keys(ctx, call, table, leads))
     for node, table, column, target in candidates:
         if (table, column) not in leads:
-            fix = f'add op.create_index("ix_{table}_{column}", "{table}", ["{column}"]) in this revision'
+            receiver = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
+            if isinstance(receiver, ast.Name) and ctx.canonical(receiver) is None:  # batch_op.create_foreign_key(..)
+                fix = f'add {receiver.id}.create_index("ix_{table}_{column}", ["{column}"]) in this batch'
+            else:
+                fix = f'add op.create_index("ix_{table}_{column}", "{table}", ["{column}"]) in this revision'
             yield ctx.finding("ORM101", node, model=table, field=column, target=target, fix=fix)
 
 

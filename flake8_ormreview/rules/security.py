@@ -76,7 +76,9 @@ COMPARED_ONLY_TOKENS = {"token", "secret", "api_key", "apikey", "access_key", "o
 def _protection_fix(model: ModelFact, fact: FieldFact, token: str) -> str:
     """How to store this particular field: a hash for what is only compared, else encryption."""
     if token in ("password", "passwd"):
-        return "store a salted hash (django.contrib.auth.hashers.make_password / passlib), never the password"
+        if model.framework == "django":
+            return "store a salted hash (django.contrib.auth.hashers.make_password), never the password"
+        return "store a salted hash (sqlalchemy_utils.PasswordType or passlib's argon2), never the password"
     if model.framework == "django":
         encrypted = f"fernet_fields.{ENCRYPTED_DJANGO_FIELD.get(fact.column_type, 'EncryptedCharField')}"
     elif model.framework == "sqlmodel":

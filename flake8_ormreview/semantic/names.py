@@ -172,6 +172,8 @@ def canonical(qualname: str | None) -> str | None:
         if qualname.startswith("django.db."):
             return "django:" + qualname[len("django.db.") :]
         return None
+    if qualname.startswith("alembic.versions."):
+        return None  # the project's own revision modules (alembic/versions/*.py), not the library
     if head in ("sqlalchemy", "sqlmodel", "alembic"):
         return f"{head}:" + qualname.rsplit(".", 1)[-1]
     return None
