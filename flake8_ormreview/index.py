@@ -20,12 +20,13 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from .semantic.extract import extract_module
 from .semantic.facts import FieldFact, IndexFact, ModelFact, ModuleFacts, module_from_dict, module_to_dict
 from .semantic.names import canonical
 
+T = TypeVar("T")
 CACHE_VERSION = 5
 CACHE_DIRNAME = ".orm-review-cache"
 SOURCE_SUFFIXES = (".py", ".pyw")
@@ -253,8 +254,21 @@ class ProjectIndex:
             if path not in self.files:
                 yield facts
 
+    def memo(self, key: object, compute: Callable[[], T]) -> T:
+        """A value derived from the resolved index, computed once per resolution.
+
+        For project-wide groupings a rule would otherwise rebuild for every file
+        (e.g. a migration folder's history); cleared whenever the index changes.
+        """
+        self.ensure_fresh()
+        store = self.__dict__.setdefault("_memo", {})
+        if key not in store:
+            store[key] = compute()
+        return store[key]
+
     def resolve(self) -> None:
         self._symbol_cache: dict[str, str] = {}
+        self._memo: dict[object, object] = {}
         self.modules: dict[str, ModuleFacts] = {}
         self.classes: dict[str, ModelFact] = {}
         for facts in self.all_facts():
