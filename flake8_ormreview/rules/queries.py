@@ -8,6 +8,7 @@ rows of which query.  Unknown receivers are silent.
 from __future__ import annotations
 
 import ast
+import os
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -1094,7 +1095,7 @@ def _refines_itself(ctx: FileContext, node: ast.Name) -> bool:
 
 def query_rules_apply(ctx: FileContext) -> bool:
     """Query-site rules skip migrations (historical models) and test modules (fixtures and setup loops)."""
-    return not ctx.is_migration and ctx.kind != "test"
+    return not ctx.is_migration and ctx.kind != "test" and os.path.basename(ctx.path) not in ("tests.py", "test.py")
 
 
 def count_fix(ctx: FileContext, node: ast.AST, info: QueryInfo) -> str:
@@ -1785,8 +1786,8 @@ def django_lookups(info: QueryInfo, name: str, call: ast.Call) -> Iterator[tuple
             if rest and rest[0] not in EQUALITY_LOOKUPS | RANGE_LOOKUPS | UNINDEXABLE_LOOKUPS:
                 continue  # a join to another table
             lookup = rest[0] if rest else "exact"
-        if lookup in UNINDEXABLE_LOOKUPS:
-            continue
+        if lookup in UNINDEXABLE_LOOKUPS or (lookup == "isnull" and name == "exclude"):
+            continue  # IS NOT NULL and pattern matches do not use a b-tree index
         equality = lookup in EQUALITY_LOOKUPS and name != "exclude"
         yield head, equality
 
@@ -1896,8 +1897,25 @@ def query_sites(ctx: FileContext) -> Iterator[tuple[ast.AST, QueryInfo]]:
             yield node, info
 
 
+def declaring_models(ctx: FileContext, model: ModelFact, field: str) -> list[ModelFact] | None:
+    """Models whose indexes can cover ``field``: the model and the abstract parent declaring it.
+
+    None for a field of a concrete (multi-table) parent: it lives in another table
+    whose lookups the rule does not follow.
+    """
+    facts = ctx.index.modules.get(model.module)
+    own = next((c for c in (facts.classes if facts else []) if c.qualname == model.qualname), None)
+    name = model.normalise_column(field)
+    if own is None or name in own.fields or field in ("pk", model.pk_name):
+        return [model]
+    for parent in ctx.index.parents(model):
+        if name in parent.fields:
+            return [model, parent] if parent.abstract else None
+    return [model]
+
+
 def index_fix(ctx: FileContext, model: ModelFact, fields: list[str], equality: list[str]) -> str:
-    if len(equality) >= 2:
+    if equality and len(fields) >= 2:
         columns = equality + [f for f in fields if f not in equality][:1]
         if model.framework == "django":
             listed = ", ".join(f'"{f}"' for f in columns)
@@ -1944,10 +1962,12 @@ def unindexed_lookup(ctx: FileContext) -> Iterator[Finding]:
     Range filters (`__gte`, `<`, `between`) and ordering need coverage too.
     Lookups an ordinary index cannot serve (`__icontains`, `__iexact`,
     `__endswith`, regular expressions) and joins to other tables are
-    skipped. One finding per query call names every uncovered field; when
-    two or more equality fields are uncovered the message proposes the
-    composite index. Unmanaged and proxy models, migration files and test
-    modules are skipped.
+    skipped, and so are fields inherited from a concrete (multi-table)
+    parent; indexes of an abstract parent count. One finding per query call
+    names every uncovered field; when two or more equality fields (or an
+    equality field and a range/ordering field) are uncovered the message
+    proposes the composite index, equality columns first. Unmanaged and
+    proxy models, migration files and test modules are skipped.
 
     ## Why is this bad?
     Without an index the database scans the whole table for every such
@@ -2002,7 +2022,8 @@ def unindexed_lookup(ctx: FileContext) -> Iterator[Finding]:
         for lookup in lookups:
             if not lookup.own or lookup.field in uncovered:
                 continue
-            if model.covers(lookup.field, equality - {lookup.field}):
+            owners = declaring_models(ctx, model, lookup.field)
+            if owners is None or any(owner.covers(lookup.field, equality - {lookup.field}) for owner in owners):
                 continue
             uncovered.append(lookup.field)
             if lookup.equality:
