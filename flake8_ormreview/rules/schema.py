@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from typing import Iterator
 
 from ..context import FileContext, Finding
@@ -18,6 +19,31 @@ def schema_models(ctx: FileContext) -> Iterator[ModelFact]:
     for model in ctx.models:
         if model.schema_owned:
             yield model
+
+
+def mapped_mixins(ctx: FileContext) -> list[ModelFact]:
+    """Plain classes of this file whose columns SQLAlchemy models inherit (``TimestampMixin``).
+
+    Their columns become columns of every model that uses them, so the
+    column rules report them once, on the mixin's own line.  Each is a copy
+    carrying the framework of a model that uses it.
+    """
+    if ctx.is_migration:
+        return []
+    local = {c.qualname for c in ctx.facts.classes}
+    users: dict[str, str] = {}
+    for model in ctx.index.models.values():
+        if model.framework not in ("sqlalchemy", "sqlmodel") or model.is_base:
+            continue
+        for parent in ctx.index.parents(model):
+            if parent.qualname in local and not parent.is_model and not parent.is_base:
+                users.setdefault(parent.qualname, model.framework)
+    return [replace(ctx.index.classes[q], framework=framework) for q, framework in users.items()]
+
+
+def column_owners(ctx: FileContext) -> list[ModelFact]:
+    """The models of :func:`schema_models` plus the mapped mixins: what declares columns here."""
+    return list(schema_models(ctx)) + mapped_mixins(ctx)
 
 
 def fk_target_label(fact: FieldFact) -> str:

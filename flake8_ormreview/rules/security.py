@@ -14,6 +14,7 @@ from ..registry import Category, Severity, rule
 from ..semantic import dataflow, querysets
 from ..semantic.dataflow import call_label, call_name, source_text
 from ..semantic.facts import FieldFact, ModelFact
+from .schema import mapped_mixins
 from .transactions import name_words
 
 SENSITIVE_TOKENS = [
@@ -107,6 +108,8 @@ def plaintext_sensitive_field(ctx: FileContext) -> Iterator[Finding]:
     ... plus the `orm-sensitive-names` option) and whose type stores it as
     plain text, binary or JSON (`CharField`, `TextField`, `BinaryField`,
     `JSONField`, `String`, `Text`, `Unicode`, `LargeBinary`, `JSON`, `str`).
+    Columns of a mixin that SQLAlchemy models inherit are reported once, on
+    the mixin.
 
     Not flagged: encrypted or hashed field types (django-fernet-fields,
     django-cryptography's `encrypt(...)`, encrypted-model-fields,
@@ -151,7 +154,7 @@ def plaintext_sensitive_field(ctx: FileContext) -> Iterator[Finding]:
     """
     if ctx.is_migration:
         return
-    for model in ctx.models:
+    for model in list(ctx.models) + mapped_mixins(ctx):  # a mixin's columns are every user's columns
         is_django_user = any(ctx.index.resolve_symbol(b) in DJANGO_USER_BASES for b in model.bases) or any(
             any(ctx.index.resolve_symbol(b) in DJANGO_USER_BASES for b in parent.bases) for parent in ctx.index.parents(model)
         )

@@ -16,7 +16,7 @@ from ..semantic import dataflow, querysets
 from ..semantic.dataflow import call_label
 from ..semantic.facts import ModelFact
 from ..semantic.names import canonical
-from .schema import schema_models
+from .schema import column_owners, schema_models
 
 STRING_FIELDS = {
     "CharField", "TextField", "SlugField", "EmailField", "URLField", "FilePathField", "FileField",
@@ -102,7 +102,8 @@ def float_for_money(ctx: FileContext) -> Iterator[Finding]:
     (SQLAlchemy) or `float` field (SQLModel, `Mapped[float]`) whose name
     contains a money word: price, amount, cost, total, balance, fee, salary,
     wage, tax, discount, subtotal, revenue, payment, refund, charge, credit
-    or debit.
+    or debit. Columns of a mixin that SQLAlchemy models inherit are
+    reported once, on the mixin.
 
     ## Why is this bad?
     Binary floating point cannot represent most decimal fractions:
@@ -131,7 +132,7 @@ def float_for_money(ctx: FileContext) -> Iterator[Finding]:
     - [Django: DecimalField](https://docs.djangoproject.com/en/stable/ref/models/fields/#decimalfield)
     - [SQLAlchemy: Numeric](https://docs.sqlalchemy.org/en/20/core/type_basics.html#sqlalchemy.types.Numeric)
     """
-    for model in schema_models(ctx):
+    for model in column_owners(ctx):
         for fact in ctx.own_fields(model):
             if fact.column_type not in FLOAT_TYPES or fact.relation:
                 continue
@@ -162,7 +163,8 @@ def implicit_nullable_column(ctx: FileContext) -> Iterator[Finding]:
     Flags a SQLAlchemy `Column(...)`, `mapped_column(...)` or Flask-SQLAlchemy
     `db.Column(...)` (also inside a Core `Table`) that says nothing about
     NULL: no `nullable=` argument, no `Mapped[...]` annotation stating it,
-    and not a primary key.
+    and not a primary key (column-level or in a `PrimaryKeyConstraint`).
+    Columns of a mixin that models inherit are reported once, on the mixin.
 
     ## Why is this bad?
     SQLAlchemy makes such columns NULL-able. Most of them were meant to be
@@ -201,7 +203,7 @@ def implicit_nullable_column(ctx: FileContext) -> Iterator[Finding]:
     - [SQLAlchemy: Column.nullable](https://docs.sqlalchemy.org/en/20/core/metadata.html#sqlalchemy.schema.Column.params.nullable)
     - [SQLAlchemy: Mapped[] and nullability](https://docs.sqlalchemy.org/en/20/orm/declarative_tables.html#mapped-column-derives-the-datatype-and-nullability-from-the-mapped-annotation)
     """
-    for model in schema_models(ctx):
+    for model in column_owners(ctx):
         if model.framework not in ("sqlalchemy", "core"):
             continue
         # Members of a PrimaryKeyConstraint are NOT NULL like primary_key=True columns.
