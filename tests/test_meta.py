@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 import string
@@ -14,7 +15,7 @@ from fixture_runner import FIXTURES, MARKER, fixture_codes
 from flake8_ormreview import docs
 from flake8_ormreview.analysis import analyze
 from flake8_ormreview.index import ProjectIndex
-from flake8_ormreview.options import Options
+from flake8_ormreview.options import FLAKE8_OPTIONS, Options
 from flake8_ormreview.registry import DOC_SECTIONS, Category, all_rules
 
 REPO = Path(__file__).resolve().parent.parent
@@ -166,6 +167,23 @@ def test_docs_fix_does_not_trigger_the_rule(rule, tmp_path):
     codes = codes_for_snippet(rule.good_example, section_options(rule, "Use instead"), tmp_path)
     assert "ORM000" not in codes
     assert rule.code not in codes, f"{rule.code}: the Use instead example still triggers it"
+
+
+KNOWN_OPTIONS = {flag[2:] for flag, *_ in FLAKE8_OPTIONS}
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
+def test_docs_option_lines_name_real_options(rule):
+    named = [name for section in ("Example", "Use instead") for name, _ in OPTION_LINE.findall(rule.docs.get(section, ""))]
+    assert set(named) <= KNOWN_OPTIONS, f"{rule.code}: unknown option in a (with ...) line: {set(named) - KNOWN_OPTIONS}"
+
+
+@pytest.mark.parametrize("code", fixture_codes())
+def test_fixture_setup_cfg_sets_only_real_options(code):
+    config = configparser.ConfigParser()
+    config.read(FIXTURES / code / "setup.cfg")
+    keys = {k for k in config["flake8"] if k.startswith("orm")} if config.has_section("flake8") else set()
+    assert keys <= KNOWN_OPTIONS, f"{code}/setup.cfg: unknown options {sorted(keys - KNOWN_OPTIONS)}"
 
 
 def test_snippet_paths_follow_the_content():
