@@ -1172,9 +1172,11 @@ def model_import_in_migration(ctx: FileContext) -> Iterator[Finding]:
     `apps.get_model("shop", "Book")`, and an Alembic revision that imports
     application models instead of describing the columns it needs with
     `sa.table(..)` or reflection. A name is a model when the project index
-    says so, or, for a module called `models` the index does not know, when
-    it is a class name. Imports of functions and constants (defaults,
-    validators, `upload_to`) are fine. Reported on the import.
+    says so; when the app is not under the source roots, a class imported
+    from the migration's own `<app>.models` counts too (not a `...Field`,
+    `...Manager`, `...Choices` class). Imports of functions and constants
+    (defaults, validators, `upload_to`) and of Django's own models are fine.
+    Reported on the import.
 
     ## Why is this bad?
     A migration must keep working for years against the schema *of its own
@@ -1236,7 +1238,7 @@ def model_import_in_migration(ctx: FileContext) -> Iterator[Finding]:
         for name, qualname in local.names.items():
             if qualname.split(".")[0] in ORM_TOP_PACKAGES:
                 continue
-            model = _imported_model(ctx, qualname)
+            model = _imported_model(ctx, migration, qualname)
             if model is None and name in usages:
                 model = usages[name]
             if model is None:
@@ -1250,8 +1252,16 @@ def model_import_in_migration(ctx: FileContext) -> Iterator[Finding]:
             break
 
 
-def _imported_model(ctx: FileContext, qualname: str) -> tuple[str, str, str, str] | None:
-    """``(class name, app label, module, table)`` when ``qualname`` names a model class."""
+NOT_MODEL_SUFFIXES = ("Field", "Manager", "QuerySet", "Mixin", "Choices", "Enum", "Error", "Exception")
+
+
+def _imported_model(ctx: FileContext, migration: MigrationModel, qualname: str) -> tuple[str, str, str, str] | None:
+    """``(class name, app label, module, table)`` when ``qualname`` names a model class.
+
+    A model the index knows counts.  Beyond the index, only a class name
+    imported from this Django app's own ``models`` module does (a migration
+    whose app is not under the source roots).
+    """
     module, _, name = qualname.rpartition(".")
     model = ctx.index.model(qualname) if ctx.index is not None else None
     if model is not None:
@@ -1259,9 +1269,9 @@ def _imported_model(ctx: FileContext, qualname: str) -> tuple[str, str, str, str
     known = ctx.index.classes.get(ctx.index.resolve_symbol(qualname)) if ctx.index is not None else None
     if known is not None or module in getattr(ctx.index, "modules", {}):
         return None  # the index knows it: a class that is not a model, or a function/constant
-    parts = module.split(".")
-    if "models" in parts and name[:1].isupper() and not name.isupper():
-        return (name, _app_of(module), module, "")
+    own_models = migration.framework == "django" and migration.app_label and module.split(".")[-2:] == [migration.app_label, "models"]
+    if own_models and name[:1].isupper() and not name.isupper() and not name.endswith(NOT_MODEL_SUFFIXES):
+        return (name, migration.app_label, module, "")
     return None
 
 
