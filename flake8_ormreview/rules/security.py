@@ -15,7 +15,7 @@ from ..semantic import dataflow, querysets
 from ..semantic.dataflow import call_label, call_name, source_text
 from ..semantic.facts import FieldFact, ModelFact
 from .schema import mapped_mixins
-from .transactions import name_words
+from .transactions import fetched_instance, name_words
 
 SENSITIVE_TOKENS = [
     ("social", "security"), ("tax", "id"), ("national", "id"), ("api", "key"), ("access", "key"),
@@ -529,8 +529,28 @@ def setattr_loops(ctx: FileContext) -> Iterator[tuple[ast.Call, str]]:
         for node in ast.walk(loop):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr"
                     and "setattr" not in ctx.imports.names and len(node.args) == 3
-                    and isinstance(node.args[1], ast.Name) and node.args[1].id == key.id):
+                    and isinstance(node.args[1], ast.Name) and node.args[1].id == key.id
+                    and is_persisted_object(ctx, node.args[0], loop)):
                 yield node, source
+
+
+def is_persisted_object(ctx: FileContext, target: ast.AST, loop: ast.AST) -> bool:
+    """A model instance, or an object the same function saves, adds to a session or commits."""
+    if fetched_instance(ctx, target) is not None:
+        return True
+    if not isinstance(target, ast.Name):
+        return False
+    function = dataflow.enclosing_function(loop, dataflow.parent_map(ctx.tree, ctx.cache))
+    if function is None:
+        return False
+    for node in dataflow.own_nodes(function):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        saves_it = node.func.attr in ("save", "asave") and isinstance(node.func.value, ast.Name) and node.func.value.id == target.id
+        adds_it = node.func.attr in ("add", "merge") and any(isinstance(a, ast.Name) and a.id == target.id for a in node.args)
+        if saves_it or adds_it or (node.func.attr == "commit" and dataflow.is_session(ctx, node.func.value)):
+            return True
+    return False
 
 
 def key_is_checked(loop: ast.AST, key: str) -> bool:
@@ -557,7 +577,8 @@ def mass_assignment(ctx: FileContext) -> Iterator[Finding]:
     SQLAlchemy statement builders (`update(M).values(**request.json)`,
     `insert(M).values(request.json)`), `session.query(M).update(request.json)`,
     and `setattr(obj, key, value)` in a loop over `request.<payload>.items()`
-    that never tests the key. Request data is `request.POST` / `GET` /
+    that never tests the key, when `obj` is a model instance or the function
+    saves it, adds it to a session or commits. Request data is `request.POST` / `GET` /
     `data` / `json` / `form` / `args` / `values` / `query_params`,
     `request.get_json()`, `json.loads(request.body)` and copies of them
     (`dict(..)`, `.copy()`, `.dict()`, `{**request.data, ...}`), also through
@@ -606,7 +627,7 @@ def mass_assignment(ctx: FileContext) -> Iterator[Finding]:
     for node in ctx.walk():
         if not isinstance(node, ast.Call):
             continue
-        payloads = [kw.value for kw in node.keywords if kw.arg is None or kw.arg == "defaults"]
+        payloads = [kw.value for kw in node.keywords if kw.arg in (None, "defaults", "create_defaults")]
         if isinstance(node.func, ast.Attribute) and node.func.attr in ("values", "update") and node.args:
             payloads.append(node.args[0])
         source = next((s for s in map(requests.source, payloads) if s), None)
