@@ -1397,7 +1397,9 @@ def callable_default_on_existing_rows(ctx: FileContext) -> Iterator[Finding]:
     Flags an `AddField` on an existing table whose `default=` is a callable
     (`uuid.uuid4`, `timezone.now`, a lambda, a project function). Builtin
     constructors such as `dict` and `list` are fine (equal values are what
-    they mean), and so are constants (`Status.DRAFT`).
+    they mean), and so are constants (`Status.DRAFT`) and a non-unique
+    `ForeignKey`'s default function (it names the one row every existing
+    row should point to).
 
     ## Why is this bad?
     Django calls the default once, adds the column with that value as a
@@ -1460,6 +1462,8 @@ def callable_default_on_existing_rows(ctx: FileContext) -> Iterator[Finding]:
         definition = op.field
         if definition is None or not definition.default_callable or not definition.has_column:
             continue
+        if definition.relation == "fk" and not definition.unique:
+            continue  # a default-row function (get_root_collection_id): one shared value is the point
         unique = ", so the unique constraint fails" if definition.unique else ""
         value = "its own value" if definition.default.startswith("lambda") else f"{definition.default}()"
         fix = (f"three steps: add it with null=True{' and no unique' if definition.unique else ''}, fill each row with "
