@@ -20,6 +20,7 @@ from .migrations import summarize_migration
 DJANGO_RELATIONS = {"ForeignKey": "fk", "OneToOneField": "o2o", "ManyToManyField": "m2m", "ParentalKey": "fk"}
 SQLA_COLUMN_CALLS = {"sqlalchemy:Column", "sqlalchemy:mapped_column", "sqlmodel:Field", "sqlalchemy:column"}
 SQLA_RELATION_CALLS = {"sqlalchemy:relationship", "sqlalchemy:relation", "sqlmodel:Relationship"}
+ORDER_BY_STRING = re.compile(r"^\s*(?:(?:desc|asc)\(\s*)?(?:\w+\.)*(\w+)\s*\)?(?:\.(?:desc|asc)\(\))?(?:\s+(?:asc|desc))?\s*$", re.I)
 THIRD_PARTY_RELATIONS = {"modelcluster.fields.ParentalKey"}
 NOT_FIELDS = {"django:Manager", "django:QuerySet", "django:Index", "django:UniqueConstraint"}
 
@@ -449,7 +450,9 @@ class ModuleExtractor:
                 item = item.args[0]
             value = literal(item)
             if isinstance(value, str):
-                names.append(value.split(".")[-1].split()[0] if value else value)
+                # "Track.position", "Track.position.desc()", "desc(Track.added)", "position desc"
+                match = ORDER_BY_STRING.match(value.split(",")[0])
+                names.append(match.group(1) if match else "<expression>")
             elif isinstance(item, ast.Attribute):
                 names.append(item.attr)
             elif isinstance(item, ast.Lambda):
