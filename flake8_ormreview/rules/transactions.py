@@ -303,15 +303,23 @@ def session_commit(ctx: FileContext, call: ast.Call) -> bool:
             and dataflow.is_session(ctx, call.func.value))
 
 
+WRITE_METHOD_NAMES = dataflow.INSTANCE_WRITES | dataflow.QUERYSET_WRITES | dataflow.RELATED_WRITES | {"commit"}
+
+
 def counted_sites(ctx: FileContext, function: ast.AST, label_of) -> tuple[int, list[tuple[int, str]]]:
     """Most sites one run of ``function`` reaches (outside atomic blocks), and all of them."""
     parents = dataflow.parent_map(ctx.tree, ctx.cache)
+    candidates = [node for node in dataflow.own_nodes(function)
+                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in WRITE_METHOD_NAMES]
+    if len(candidates) < 2:
+        return 0, []  # fewer than two write-shaped calls: nothing to count
     sites: dict[ast.Call, str] = {}
-    for node in dataflow.own_nodes(function):
-        if isinstance(node, ast.Call) and not dataflow.in_atomic(node, parents, ctx.canonical):
-            label = label_of(ctx, node)
-            if label:
-                sites[node] = label if isinstance(label, str) else f"line {node.lineno}"
+    for node in candidates:
+        label = label_of(ctx, node)
+        if label and not dataflow.in_atomic(node, parents, ctx.canonical):
+            sites[node] = label
+    if len(sites) < 2:
+        return len(sites), sorted((call.lineno, label) for call, label in sites.items())
 
     def counted(node: ast.AST) -> int:
         return sum(1 for call in dataflow.calls_in(node) if call in sites)

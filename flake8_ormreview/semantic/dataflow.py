@@ -45,19 +45,40 @@ SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 # -- walking ---------------------------------------------------------------------------------
 
 
+_OWN_NODES = "_ormreview_own_nodes"
+
+
 def own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
-    """Every node of a function (or module) body, not descending into nested scopes."""
+    """Every node of a function (or module) body, not descending into nested scopes.
+
+    The list is kept on the scope node (like :mod:`.walk` does for the whole
+    tree): several rules walk every function body of the file.
+    """
+    cached = getattr(scope, _OWN_NODES, None)
+    if cached is None:
+        cached = _walk_own_nodes(scope)
+        try:
+            setattr(scope, _OWN_NODES, cached)
+        except AttributeError:  # a node type without __dict__: just do not cache
+            pass
+    return iter(cached)
+
+
+def _walk_own_nodes(scope: ast.AST) -> list[ast.AST]:
     body = scope.body if isinstance(scope, (ast.Module, ast.ClassDef, *FUNCTION_NODES)) else [scope]
     stack: list[ast.AST] = list(reversed(body))
+    found: list[ast.AST] = []
+    append, pop, extend = found.append, stack.pop, stack.extend
     while stack:
-        node = stack.pop()
-        yield node
+        node = pop()
+        append(node)
         if isinstance(node, SCOPE_NODES):
             # A nested def's decorators and defaults run here; its body does not.
-            if isinstance(node, FUNCTION_NODES + (ast.ClassDef,)):
-                stack.extend(reversed(node.decorator_list))
+            if not isinstance(node, ast.Lambda):
+                extend(reversed(node.decorator_list))
             continue
-        stack.extend(reversed(children(node)))
+        extend(reversed(children(node)))
+    return found
 
 
 def functions(tree: ast.AST) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
