@@ -504,6 +504,10 @@ def mass_assignment_target(ctx: FileContext, call: ast.Call) -> tuple[str, str] 
         info = querysets.query_source(ctx, func.value)
         if info is not None and info.framework == "sqlalchemy" and info.result == querysets.WRITE:
             return info.model.name, "sqlalchemy"
+    if func.attr == "execute" and call.args:
+        statement = querysets.query_source(ctx, call.args[0])
+        if statement is not None and statement.framework == "sqlalchemy" and statement.result == querysets.WRITE:
+            return statement.model.name, "sqlalchemy"
     return None
 
 
@@ -575,7 +579,8 @@ def mass_assignment(ctx: FileContext) -> Iterator[Finding]:
     `Model(**request.data)`, `qs.update(**request.data)`,
     `get_or_create(defaults=request.data)`, `Model(**request.get_json())`,
     SQLAlchemy statement builders (`update(M).values(**request.json)`,
-    `insert(M).values(request.json)`), `session.query(M).update(request.json)`,
+    `insert(M).values(request.json)`, `session.execute(insert(M), request.json)`),
+    `session.query(M).update(request.json)`,
     and `setattr(obj, key, value)` in a loop over `request.<payload>.items()`
     that never tests the key, when `obj` is a model instance or the function
     saves it, adds it to a session or commits. Request data is `request.POST` / `GET` /
@@ -630,6 +635,9 @@ def mass_assignment(ctx: FileContext) -> Iterator[Finding]:
         payloads = [kw.value for kw in node.keywords if kw.arg in (None, "defaults", "create_defaults")]
         if isinstance(node.func, ast.Attribute) and node.func.attr in ("values", "update") and node.args:
             payloads.append(node.args[0])
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "execute" and len(node.args) >= 2:
+            parameters = node.args[1]  # session.execute(insert(M), request.json) / [request.json]
+            payloads.extend(parameters.elts if isinstance(parameters, (ast.List, ast.Tuple)) else [parameters])
         source = next((s for s in map(requests.source, payloads) if s), None)
         if not source:
             continue
