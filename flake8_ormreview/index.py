@@ -19,6 +19,7 @@ import json
 import os
 import re
 import tempfile
+from stat import S_ISREG
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -198,7 +199,9 @@ class ProjectIndex:
             try:
                 stat = os.stat(path)
             except OSError:
-                continue
+                continue  # vanished or a dangling link
+            if not S_ISREG(stat.st_mode):
+                continue  # a FIFO or device named *.py would block the read forever
             entry = previous.get(path)
             if entry and entry[0] == stat.st_mtime_ns and entry[1] == stat.st_size:
                 current[path] = entry
@@ -536,7 +539,13 @@ def get_index(roots: Iterable[str], cache_dir: str | None = "auto") -> ProjectIn
     if cache_dir == "auto":
         first = roots[0] if os.path.isdir(roots[0]) else os.path.dirname(roots[0]) or "."
         cache_dir = os.path.join(first, CACHE_DIRNAME)
-    key = (tuple(roots), cache_dir)
+    # Relative roots mean different folders in a process that changes directory
+    # (a language server, a test run): never hand one folder's index to another.
+    try:
+        here = os.getcwd()
+    except OSError:  # the current folder was deleted
+        here = ""
+    key = (tuple(roots), cache_dir, here)
     if key not in _INDEXES:
         _INDEXES[key] = ProjectIndex(list(roots), cache_dir)
     return _INDEXES[key]
