@@ -175,7 +175,8 @@ BUILTIN_SAFE = {"int", "float", "bool", "len", "abs", "round", "str", "repr"}
 SQLA_STRING_CLAUSES = {"filter", "order_by", "group_by", "having"}
 EXTRA_SQL_ARGS = {"select": 0, "where": 1, "tables": 3, "order_by": 4}
 CURSOR_FACTORIES = {"cursor"}
-CONNECTION_FACTORIES = {"connect", "begin", "Session", "session", "sessionmaker", "scoped_session", "raw_connection"}
+CONNECTION_FACTORIES = {"connect", "begin", "Session", "session", "sessionmaker", "scoped_session", "raw_connection",
+                        "get_bind", "connection"}
 
 
 def taint_analysis(ctx: FileContext) -> dataflow.TaintAnalysis:
