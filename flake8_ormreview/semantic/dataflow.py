@@ -128,10 +128,6 @@ def call_name(call: ast.AST) -> str:
     return ""
 
 
-def receiver(call: ast.Call) -> ast.expr | None:
-    return call.func.value if isinstance(call.func, ast.Attribute) else None
-
-
 def source_text(node: ast.AST, limit: int = 40) -> str:
     try:
         text = " ".join(ast.unparse(node).split())
