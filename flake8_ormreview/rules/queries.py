@@ -724,6 +724,28 @@ def loop_dependency(item: LoopQuery) -> tuple[Loop, set[str]] | None:
     return None
 
 
+def batched(item: LoopQuery, names: set[str]) -> bool:
+    """Does the query take a whole batch per iteration (``.in_(batch)``, ``id__in=chunk``, ``or_(*preds)``)?
+
+    Chunked loops are the fix ORM202 proposes, not the problem.
+    """
+    parts: list[ast.AST] = [item.node, item.info.root]
+    parts.extend(call for _, call in item.info.chain)
+    for part in parts:
+        for node in ast.walk(part):
+            if isinstance(node, ast.Starred) and names_in(node.value) & names:
+                return True
+            if not isinstance(node, ast.Call):
+                continue
+            if isinstance(node.func, ast.Attribute) and node.func.attr in ("in_", "notin_", "not_in", "any_", "all_"):
+                if any(names_in(arg) & names for arg in node.args):
+                    return True
+            for keyword in node.keywords:
+                if keyword.arg and keyword.arg.endswith("__in") and names_in(keyword.value) & names:
+                    return True
+    return False
+
+
 def counted_loops(item: LoopQuery) -> list[Loop]:
     """Enclosing loops that repeat over data: not bounded literals, not while loops (paging/polling)."""
     return [loop for loop in item.loops if loop.kind != "while" and not loop.bounded]
@@ -792,9 +814,12 @@ def query_in_loop(ctx: FileContext) -> Iterator[Finding]:
     .first()`.
 
     Not flagged: loops over a literal list/tuple (bounded), `while` loops
-    (keyset paging and polling re-query on purpose), code in a nested
-    function, a query followed by `break`/`return` in the same block, and
-    relation access on a loop row (that is ORM201/ORM209). Writes are ORM204.
+    (keyset paging and polling re-query on purpose), chunked loops whose
+    query takes the whole batch (`.in_(batch)`, `id__in=chunk`,
+    `or_(*predicates)`), code in a nested function, a query followed by
+    `break`/`return` in the same block, and relation access on a loop row
+    (that is ORM201/ORM209). Writes are ORM204; test modules and migrations
+    are skipped.
 
     ## Why is this bad?
     One round trip per item: a list of 500 ids becomes 500 queries. A
@@ -844,7 +869,7 @@ def query_in_loop(ctx: FileContext) -> Iterator[Finding]:
         if dependency is None:
             continue
         loop, names = dependency
-        if loop.bounded or _runs_once(ctx, item.node, item.loops[0]):
+        if loop.bounded or _runs_once(ctx, item.node, item.loops[0]) or batched(item, names):
             continue
         names = (names - receiver_names(item.info)) or names
         yield ctx.finding("ORM202", item.node, query=item.info.describe(), names=", ".join(sorted(names)),
@@ -914,6 +939,8 @@ def write_fix(ctx: FileContext, node: ast.Call, loop: Loop) -> str | None:
         listed = ", ".join(f'"{f}"' for f in fields) if fields else "..."
         return f"collect the objects and call {model}.objects.bulk_update(objs, [{listed}]) once after the loop"
     if method in SESSION_WRITES and not node.args and is_session_like(ctx, receiver):
+        if _deliberate_flush(ctx, node, loop):
+            return None
         return f"{method} once after the loop (one transaction for all items; session.add() batches the rows until then)"
     info = query_source(ctx, node)
     if info is None or info.result != WRITE or not info.evaluated:
@@ -952,6 +979,23 @@ def write_fix(ctx: FileContext, node: ast.Call, loop: Loop) -> str | None:
     return None
 
 
+def _deliberate_flush(ctx: FileContext, node: ast.AST, loop: Loop) -> bool:
+    """A commit/flush that batches (``if n % 500 == 0:``, ``if len(buffer) >= N:``) or detects
+    conflicts per row (inside ``try:`` with an ``except``)."""
+    current = parent_of(ctx, node)
+    while current is not None and current is not loop.node:
+        if isinstance(current, ast.Try) and current.handlers:
+            return True
+        if isinstance(current, ast.If):
+            for part in ast.walk(current.test):
+                if isinstance(part, ast.BinOp) and isinstance(part.op, ast.Mod):
+                    return True
+                if isinstance(part, ast.Call) and isinstance(part.func, ast.Name) and part.func.id == "len":
+                    return True
+        current = parent_of(ctx, current)
+    return False
+
+
 def _statement_verb(ctx: FileContext, info: QueryInfo) -> str:
     root = info.root
     if isinstance(root, ast.Call):
@@ -983,8 +1027,11 @@ def write_in_loop(ctx: FileContext) -> Iterator[Finding]:
 
     `session.add()` in a loop is fine (the session batches the inserts until
     the flush) and is never flagged; nor are loops over literals, `while`
-    loops, writes followed by `break`/`return`, and `save()` on objects whose
-    model is unknown (forms, files, images).
+    loops, writes followed by `break`/`return`, `save()` on objects whose
+    model is unknown (forms, files, images), a periodic commit/flush
+    (`if n % 500 == 0:`, `if len(batch) >= N:`), a flush inside
+    `try: .. except IntegrityError:` (per-row conflict detection), test
+    modules and migrations.
 
     ## Why is this bad?
     Each write is its own round trip (and, in autocommit, its own
@@ -1865,6 +1912,13 @@ def query_lookups(ctx: FileContext, node: ast.AST, info: QueryInfo) -> list[Look
     lookups: list[Lookup] = []
     methods = DJANGO_LOOKUP_METHODS if info.framework == "django" else SQLA_LOOKUP_METHODS
     for name, call in info.chain:
+        if info.framework != "django" and name in ("join", "outerjoin", "join_from") and isinstance(call, ast.Call):
+            # ``join(Role, Role.id == Permission.role_id)`` fixes role_id per joined row: an equality.
+            for argument in call.args:
+                for field, equality in _sqla_condition(ctx, info.model, argument):
+                    if equality:
+                        lookups.append(Lookup(info.model, field, True, False))
+            continue
         if name not in methods or not isinstance(call, ast.Call):
             continue
         found = django_lookups(info, name, call) if info.framework == "django" else sqlalchemy_lookups(ctx, info, name, call)
