@@ -226,7 +226,11 @@ def is_connection_or_session(ctx: FileContext, node: ast.AST) -> bool:
     if dataflow.is_session(ctx, node) or bound_from(ctx, node, CONNECTION_FACTORIES):
         return True
     name = last_identifier(node)
-    return ("engine" in name or "connection" in name or name == "conn") and querysets._file_uses_sqlalchemy(ctx)
+    return ("engine" in name or "connection" in name or name == "conn") and imports_sqlalchemy(ctx)
+
+
+def imports_sqlalchemy(ctx: FileContext) -> bool:
+    return any(q.split(".")[0] in ("sqlalchemy", "sqlmodel", "flask_sqlalchemy") for q in ctx.imports.names.values())
 
 
 def raw_sql_sinks(ctx: FileContext) -> Iterator[tuple[ast.Call, str, list[ast.AST], str]]:
