@@ -1,0 +1,224 @@
+"""The persisted model index: corrupt, unwritable, shared by concurrent runs, out of date.
+
+Each scenario checks a cross-file finding (ORM103 in ``shop/views.py`` needs
+``shop/models.py`` through the index), so a broken index shows up as a lost
+finding, not only as an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from flake8_ormreview.analysis import analyze
+from flake8_ormreview.index import CACHE_DIRNAME, ProjectIndex, get_index, mark_all_stale
+
+MODELS = textwrap.dedent(
+    '''
+    from django.db import models
+
+
+    class Order(models.Model):
+        """An order."""
+
+        status = models.CharField(max_length=20)
+
+        def __str__(self):
+            return self.status
+    '''
+).lstrip()
+INDEXED_MODELS = MODELS.replace("max_length=20)", "max_length=20, db_index=True)")
+VIEWS = textwrap.dedent(
+    '''
+    from shop.models import Order
+
+
+    def open_orders():
+        return list(Order.objects.filter(status="open"))
+    '''
+).lstrip()
+FLAKE8 = [sys.executable, "-m", "flake8", "--isolated", "--select=ORM"]
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "shop/__init__.py", "")
+    write(tmp_path, "shop/models.py", MODELS)
+    write(tmp_path, "shop/views.py", VIEWS)
+    return tmp_path
+
+
+def write(root: Path, relative: str, text: str) -> Path:
+    target = root / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+def touch_later(path: Path, seconds: int = 10) -> None:
+    """Move the mtime forward: an edit within the same clock tick must still count."""
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + seconds * 1_000_000_000))
+
+
+def view_codes(index: ProjectIndex) -> list[str]:
+    return [f.code for f in analyze(VIEWS, "shop/views.py", index=index)]
+
+
+def cache_file(root: Path) -> Path:
+    return next((root / CACHE_DIRNAME).glob("index-v*.json"))
+
+
+def test_the_cache_is_written_and_a_second_index_reads_it_instead_of_parsing(project, monkeypatch):
+    first = ProjectIndex(["."], CACHE_DIRNAME)
+    assert "ORM103" in view_codes(first)
+    data = json.loads(cache_file(project).read_text())
+    assert "shop/models.py" in data["files"]
+    assert (project / CACHE_DIRNAME / ".gitignore").read_text().strip().endswith("*")
+
+    import flake8_ormreview.index as index_module
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("a warm index must not re-extract unchanged files")
+
+    monkeypatch.setattr(index_module, "facts_for_source", no_parsing)
+    second = ProjectIndex(["."], CACHE_DIRNAME)
+    assert "ORM103" in view_codes(second)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\x00\xff garbage",
+        b'{"version": 3, "roots": [',  # truncated
+        b"[]",
+        b'{"version": "x", "roots": 1, "files": 2}',
+        b'{"files": {"shop/models.py": {"mtime": "a", "size": null, "facts": []}}}',
+    ],
+    ids=["binary", "truncated", "list", "wrong-types", "wrong-entries"],
+)
+def test_a_corrupt_cache_is_ignored_and_rebuilt(project, content):
+    ProjectIndex(["."], CACHE_DIRNAME).ensure_fresh()
+    path = cache_file(project)
+    path.write_bytes(content)
+    index = ProjectIndex(["."], CACHE_DIRNAME)
+    assert "ORM103" in view_codes(index)
+    assert "shop/models.py" in json.loads(path.read_text())["files"]
+
+
+def test_a_cache_entry_with_matching_stat_but_foreign_facts_does_not_crash(project):
+    ProjectIndex(["."], CACHE_DIRNAME).ensure_fresh()
+    path = cache_file(project)
+    data = json.loads(path.read_text())
+    data["files"]["shop/models.py"]["facts"]["classes"] = [{"name": "Order"}]  # missing keys
+    path.write_text(json.dumps(data))
+    findings = analyze(VIEWS, "shop/views.py", index=ProjectIndex(["."], CACHE_DIRNAME))
+    assert "ORM000" not in [f.code for f in findings]
+
+
+def test_a_cache_folder_that_cannot_be_created_only_costs_speed(project):
+    blocker = write(project, "not-a-folder", "a regular file")
+    index = ProjectIndex(["."], str(blocker / "cache"))
+    assert "ORM103" in view_codes(index)
+    mark_all_stale()
+    index.stale = True
+    assert "ORM103" in view_codes(index)
+    assert blocker.read_text() == "a regular file"
+    assert not list(project.glob("**/.index-*.tmp"))
+
+
+def test_flake8_with_an_unwritable_cache_location(project):
+    # The cache goes to <first source root>/.orm-review-cache: make that path a file.
+    write(project, CACHE_DIRNAME, "in the way")
+    result = subprocess.run(FLAKE8 + ["shop"], capture_output=True, text=True, cwd=project)
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "shop/views.py:5:" in result.stdout and "ORM103" in result.stdout
+    assert "ORM000" not in result.stdout
+
+
+def test_two_flake8_processes_writing_the_cache_at_once(project):
+    for number in range(60):  # enough files that both runs overlap while extracting
+        write(project, f"app{number}/models.py", MODELS.replace("class Order", f"class Order{number}"))
+    serial = subprocess.run(FLAKE8 + ["."], capture_output=True, text=True, cwd=project).stdout
+    for leftover in (project / CACHE_DIRNAME).iterdir():
+        leftover.unlink()
+    runs = [subprocess.Popen(FLAKE8 + ["--jobs=2", "."], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=project)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    for stdout, stderr in outputs:
+        assert "Traceback" not in stderr
+        assert sorted(stdout.splitlines()) == sorted(serial.splitlines())
+    data = json.loads(cache_file(project).read_text())
+    assert "app59/models.py" in data["files"]
+    assert not list((project / CACHE_DIRNAME).glob(".index-*.tmp"))
+
+
+def test_a_file_deleted_between_runs_leaves_the_index(project):
+    index = ProjectIndex(["."], CACHE_DIRNAME)
+    index.ensure_fresh()
+    assert index.model("shop.models.Order") is not None
+    (project / "shop/models.py").unlink()
+    index.stale = True
+    assert view_codes(index) == []  # unknown model: silent, and no ORM000
+    assert index.model("shop.models.Order") is None
+    assert "shop/models.py" not in json.loads(cache_file(project).read_text())["files"]
+
+
+def test_a_file_edited_on_disk_is_seen_by_the_next_run(project):
+    index = ProjectIndex(["."], CACHE_DIRNAME)
+    assert "ORM103" in view_codes(index)
+    models = write(project, "shop/models.py", INDEXED_MODELS)
+    touch_later(models)
+    index.stale = True
+    assert "ORM103" not in view_codes(index)
+    # and a new process reading the cache agrees
+    assert "ORM103" not in view_codes(ProjectIndex(["."], CACHE_DIRNAME))
+
+
+def flake8_in_process(*args: str) -> str:
+    from flake8.main import cli
+
+    output = Path(f"flake8-output-{os.getpid()}.txt").resolve()
+    try:
+        cli.main(["--isolated", "--select=ORM", "--jobs=1", f"--output-file={output}", *args])
+        return output.read_text()
+    finally:
+        output.unlink(missing_ok=True)
+
+
+def test_a_long_lived_process_sees_an_edited_model(project):
+    """An editor's flake8 server: two lints in one process, the model edited in between."""
+    first = flake8_in_process("shop/views.py")
+    assert "ORM103" in first
+    touch_later(write(project, "shop/models.py", INDEXED_MODELS))
+    second = flake8_in_process("shop/views.py")
+    assert "ORM103" not in second
+    touch_later(write(project, "shop/models.py", MODELS), seconds=20)
+    assert "ORM103" in flake8_in_process(str(project / "shop/views.py"))  # absolute, as VS Code passes it
+
+
+def test_the_process_wide_index_is_per_working_folder(tmp_path, monkeypatch):
+    for name, models in (("one", MODELS), ("two", INDEXED_MODELS)):
+        write(tmp_path / name, "shop/models.py", models)
+    monkeypatch.chdir(tmp_path / "one")
+    index_one = get_index(["."])
+    assert "ORM103" in view_codes(index_one)
+    monkeypatch.chdir(tmp_path / "two")
+    index_two = get_index(["."])
+    assert index_two is not index_one
+    assert "ORM103" not in view_codes(index_two)
+
+
+def test_an_absolute_path_does_not_duplicate_the_file_in_the_index(project):
+    index = ProjectIndex(["."], CACHE_DIRNAME)
+    analyze(MODELS, str(project / "shop/models.py"), index=index)
+    assert index.key_for(str(project / "shop/models.py")) == "shop/models.py"
+    assert not index.overrides  # the buffer equals the disk copy under the same key
+    assert [m.qualname for m in index.by_name["Order"]] == ["shop.models.Order"]
