@@ -982,9 +982,12 @@ def write_fix(ctx: FileContext, node: ast.Call, loop: Loop) -> str | None:
 def _deliberate_flush(ctx: FileContext, node: ast.AST, loop: Loop) -> bool:
     """A commit/flush that batches (``if n % 500 == 0:``, ``if len(buffer) >= N:``) or detects
     conflicts per row (inside ``try:`` with an ``except``)."""
+    receiver = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
+    if receiver is not None and names_in(receiver) & loop.assigned:
+        return True  # a session opened per iteration: each item is its own unit of work
     current = parent_of(ctx, node)
     while current is not None and current is not loop.node:
-        if isinstance(current, ast.Try) and current.handlers:
+        if isinstance(current, ast.Try) and (current.handlers or current.finalbody):
             return True
         if isinstance(current, ast.If):
             for part in ast.walk(current.test):
@@ -1029,9 +1032,10 @@ def write_in_loop(ctx: FileContext) -> Iterator[Finding]:
     the flush) and is never flagged; nor are loops over literals, `while`
     loops, writes followed by `break`/`return`, `save()` on objects whose
     model is unknown (forms, files, images), a periodic commit/flush
-    (`if n % 500 == 0:`, `if len(batch) >= N:`), a flush inside
-    `try: .. except IntegrityError:` (per-row conflict detection), test
-    modules and migrations.
+    (`if n % 500 == 0:`, `if len(batch) >= N:`), a commit/flush inside
+    `try:` (per-row conflict detection or cleanup), a commit on a session
+    opened inside the loop (one unit of work per item), test modules and
+    migrations.
 
     ## Why is this bad?
     Each write is its own round trip (and, in autocommit, its own
