@@ -354,6 +354,8 @@ def n_plus_one(ctx: FileContext) -> Iterator[Finding]:
     `Prefetch(queryset=..., to_attr=...)` fix. Only the first access of a
     relation path per loop is reported.
 
+    Test modules and migration files are not checked.
+
     ## Why is this bad?
     One query for the list plus one query per row: a page of 100 books with
     their authors costs 101 round trips. It is invisible with ten rows in
@@ -456,6 +458,8 @@ def per_row_aggregate(ctx: FileContext) -> Iterator[Finding]:
     `.count()` / `.exists()` on a relation the query prefetched reads the
     prefetch cache and is not flagged; `.aggregate()` always queries.
 
+    Test modules and migration files are not checked.
+
     ## Why is this bad?
     Each row issues its own `SELECT COUNT(*)` or aggregate. One annotated
     query (`annotate(Count(..))`, `Exists(..)`, a grouped subquery) returns
@@ -543,6 +547,8 @@ def fk_object_for_id(ctx: FileContext) -> Iterator[Finding]:
     (without `to_field`), or the mapped local foreign-key column of a
     SQLAlchemy many-to-one relationship (`post.author_id`). Not flagged when
     the query eager-loads the relation (no query is saved then).
+
+    Test modules and migration files are not checked.
 
     ## Why is this bad?
     Reading the related object runs a query (per row in a loop) just to
@@ -1267,6 +1273,8 @@ def len_of_queryset(ctx: FileContext) -> Iterator[Finding]:
     iterated or reused afterwards in the same function. Comparisons of the
     length with 0 are ORM206.
 
+    Test modules and migration files are not checked.
+
     ## Why is this bad?
     `len()` fetches and builds every row to count them in Python. The
     database counts without transferring anything: `.count()` /
@@ -1336,6 +1344,8 @@ def inefficient_existence_check(ctx: FileContext) -> Iterator[Finding]:
     `session.scalars(..).first() is None`. Not flagged when the same
     queryset variable is iterated or used afterwards: then evaluating it
     once is right.
+
+    Test modules and migration files are not checked.
 
     ## Why is this bad?
     Truthiness and `len()` fetch every row; `count()` counts them all;
@@ -1507,6 +1517,8 @@ def python_side_aggregation(ctx: FileContext) -> Iterator[Finding]:
     `[x for x in qs if x.status == "open"]` when every condition compares a
     plain column of the row with a value that does not depend on the row.
 
+    Test modules and migration files are not checked.
+
     ## Why is this bad?
     Every row is fetched and turned into an object to compute one number or
     keep a few rows. The database does it with an index and returns only
@@ -1610,6 +1622,8 @@ def loop_invariant_query(ctx: FileContext) -> Iterator[Finding]:
     change, in `while` loops (polling re-reads on purpose), loops over
     literals, code in nested functions and a query followed by
     `break`/`return`.
+
+    Test modules and migration files are not checked.
 
     ## Why is this bad?
     The same query runs on every iteration and returns the same rows: N
@@ -1726,6 +1740,8 @@ def unused_columns(ctx: FileContext) -> Iterator[Finding]:
     Queries that already use `values()`, `values_list()`, `only()`,
     `defer()`, `select(M.a, M.b)` or `load_only()` are not flagged, nor are
     comprehensions ORM207 reports.
+
+    Test modules and migration files are not checked.
 
     ## Why is this bad?
     Every column of every row is transferred and turned into a model object
