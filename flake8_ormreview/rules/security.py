@@ -15,7 +15,7 @@ from ..semantic import dataflow, querysets
 from ..semantic.dataflow import call_label, call_name, source_text
 from ..semantic.facts import FieldFact, ModelFact
 from .schema import mapped_mixins
-from .transactions import fetched_instance, name_words
+from .transactions import name_words
 
 SENSITIVE_TOKENS = [
     ("social", "security"), ("tax", "id"), ("national", "id"), ("api", "key"), ("access", "key"),
@@ -545,7 +545,7 @@ def setattr_loops(ctx: FileContext) -> Iterator[tuple[ast.Call, str]]:
 
 def is_persisted_object(ctx: FileContext, target: ast.AST, loop: ast.AST) -> bool:
     """A model instance, or an object the same function saves, adds to a session or commits."""
-    if fetched_instance(ctx, target) is not None:
+    if dataflow.fetched_instance(ctx, target) is not None:
         return True
     if not isinstance(target, ast.Name):
         return False

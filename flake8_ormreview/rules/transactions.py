@@ -13,7 +13,6 @@ from typing import Iterator
 from ..context import FileContext, Finding
 from ..registry import Category, Severity, rule
 from ..semantic import dataflow, querysets
-from ..semantic.dataflow import call_label
 from ..semantic.facts import ModelFact
 from ..semantic.names import canonical
 from .schema import column_owners, schema_models
@@ -227,109 +226,8 @@ def implicit_nullable_column(ctx: FileContext) -> Iterator[Finding]:
 SKIPPED_KINDS = ("test", "django_migration", "alembic")
 
 
-def django_model_of_self(ctx: FileContext, node: ast.AST) -> ModelFact | None:
-    """The Django model whose method ``node`` (``self`` / ``super()``) is used in."""
-    is_self = isinstance(node, ast.Name) and node.id == "self"
-    is_super = isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
-    if not (is_self or is_super):
-        return None
-    parents = dataflow.parent_map(ctx.tree, ctx.cache)
-    function = dataflow.enclosing_function(node, parents)
-    owner = parents.get(function) if function is not None else None
-    if not isinstance(owner, ast.ClassDef):
-        return None
-    for model in ctx.models:
-        if model.name == owner.name and model.line == owner.lineno and model.framework == "django":
-            return model
-    return None
-
-
-SHORTCUTS = {"django.shortcuts.get_object_or_404", "django.shortcuts.aget_object_or_404"}
-
-
-def fetched_instance(ctx: FileContext, node: ast.AST) -> "querysets.Instance | None":
-    """``querysets.instance_of``, plus names bound from ``get_object_or_404(Model or queryset, ..)``."""
-    instance = querysets.instance_of(ctx, node)
-    if instance is not None or not isinstance(node, ast.Name):
-        return instance
-    table = dataflow.scope_table(ctx.tree, ctx.cache)
-    scope = table.scope_at(node)
-    if not scope.is_local(node.id):
-        return None
-    bindings = scope.before(node.id, node.lineno)
-    if len(bindings) != 1 or bindings[0].kind != "assign":
-        return None
-    value = bindings[0].value
-    if isinstance(value, ast.Await):
-        value = value.value
-    if not (isinstance(value, ast.Call) and value.args and ctx.resolve(value.func) in SHORTCUTS):
-        return None
-    source = value.args[0]
-    model = ctx.index.model(ctx.resolve(source)) if isinstance(source, (ast.Name, ast.Attribute)) else None
-    if model is not None:
-        return querysets.Instance(model, "single", None)
-    info = querysets.query_source(ctx, source)
-    if info is not None and info.framework == "django":
-        return querysets.Instance(info.model, "single", info)
-    return None
-
-
-def django_write(ctx: FileContext, call: ast.Call) -> str | None:
-    """A label such as ``order.save()`` when ``call`` is a Django ORM write, else ``None``."""
-    if not isinstance(call.func, ast.Attribute):
-        return None
-    name = call.func.attr
-    target = call.func.value
-    if name in dataflow.INSTANCE_WRITES:
-        instance = fetched_instance(ctx, target)
-        if (instance is not None and instance.model.framework == "django") or django_model_of_self(ctx, target):
-            return call_label(call)
-    if name in dataflow.QUERYSET_WRITES or name in dataflow.RELATED_WRITES:
-        info = querysets.query_source(ctx, call)
-        if info is not None and info.framework == "django" and info.terminal == name:
-            return call_label(call)
-    if name in dataflow.RELATED_WRITES and isinstance(target, ast.Attribute):
-        # ``order.tags.add(tag)`` on an instance only this module's shortcuts resolve
-        owner = fetched_instance(ctx, target.value)
-        model = owner.model if owner is not None else django_model_of_self(ctx, target.value)
-        relation = querysets.relation_of(ctx, model, target.attr) if model is not None else None
-        if relation is not None and relation.to_many:
-            return call_label(call)
-    return None
-
-
-def session_commit(ctx: FileContext, call: ast.Call) -> bool:
-    return (isinstance(call.func, ast.Attribute) and call.func.attr == "commit" and not call.args
-            and dataflow.is_session(ctx, call.func.value))
-
-
-WRITE_METHOD_NAMES = dataflow.INSTANCE_WRITES | dataflow.QUERYSET_WRITES | dataflow.RELATED_WRITES | {"commit"}
-
-
-def counted_sites(ctx: FileContext, function: ast.AST, label_of) -> tuple[int, list[tuple[int, str]]]:
-    """Most sites one run of ``function`` reaches (outside atomic blocks), and all of them."""
-    parents = dataflow.parent_map(ctx.tree, ctx.cache)
-    candidates = [node for node in dataflow.own_nodes(function)
-                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in WRITE_METHOD_NAMES]
-    if len(candidates) < 2:
-        return 0, []  # fewer than two write-shaped calls: nothing to count
-    sites: dict[ast.Call, str] = {}
-    for node in candidates:
-        label = label_of(ctx, node)
-        if label and not dataflow.in_atomic(node, parents, ctx.canonical):
-            sites[node] = label
-    if len(sites) < 2:
-        return len(sites), sorted((call.lineno, label) for call, label in sites.items())
-
-    def counted(node: ast.AST) -> int:
-        return sum(1 for call in dataflow.calls_in(node) if call in sites)
-
-    total = dataflow.path_count(function.body, counted)
-    return total, sorted((call.lineno, label) for call, label in sites.items())
-
-
 def commit_label(ctx: FileContext, call: ast.Call) -> str | None:
-    return f"line {call.lineno}" if session_commit(ctx, call) else None
+    return f"line {call.lineno}" if dataflow.session_commit(ctx, call) else None
 
 
 @rule(
@@ -417,13 +315,13 @@ def multi_write_without_transaction(ctx: FileContext) -> Iterator[Finding]:
     for function in dataflow.functions(ctx.tree):
         if dataflow.atomic_function(function, ctx.canonical, parents):
             continue
-        count, sites = counted_sites(ctx, function, django_write)
+        count, sites = dataflow.count_sites(ctx, function, dataflow.django_write)
         if count >= 2:
             shown = ", ".join(label for _, label in sites[:4]) + (", ..." if len(sites) > 4 else "")
             yield ctx.finding("ORM301", function, function=function.name, what=f"performs {count} ORM writes ({shown})",
                               fix="decorate it with @transaction.atomic or wrap the writes in `with transaction.atomic():`")
             continue
-        count, sites = counted_sites(ctx, function, commit_label)
+        count, sites = dataflow.count_sites(ctx, function, commit_label)
         if count >= 2:
             lines = ", ".join(str(line) for line, _ in sites)
             yield ctx.finding("ORM301", function, function=function.name, what=f"commits the session {count} times (lines {lines})",
@@ -612,7 +510,7 @@ def read_lock(ctx: FileContext, obj: ast.Name) -> tuple[ModelFact, bool] | None:
             for kw in getattr(query.node, "keywords", []) if query.origin == "session_get"
         )
         return instance.model, locked
-    instance = fetched_instance(ctx, obj)  # get_object_or_404(Model | queryset, ..)
+    instance = dataflow.fetched_instance(ctx, obj)  # get_object_or_404(Model | queryset, ..)
     if instance is None:
         return None
     return instance.model, instance.query is not None and instance.query.has(*LOCKING_METHODS)
@@ -627,7 +525,7 @@ def saved_after(ctx: FileContext, function: ast.AST, obj: str, line: int, framew
             if (isinstance(node.func, ast.Attribute) and node.func.attr in ("save", "asave")
                     and isinstance(node.func.value, ast.Name) and node.func.value.id == obj):
                 return node
-        elif session_commit(ctx, node):
+        elif dataflow.session_commit(ctx, node):
             return node
     return None
 

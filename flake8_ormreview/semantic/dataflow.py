@@ -20,8 +20,14 @@ What lives here (query recognition itself is :mod:`.querysets`):
   ``.copy()`` / ``.dict()`` of them, ``{**request.data}``), directly or
   through a local variable?
 - :func:`in_atomic`: is a node inside ``transaction.atomic`` (``with`` block or
-  decorator, imported as ``transaction`` or by name)?
-- :func:`write_calls`: the ORM writes a function body performs itself.
+  decorator, imported as ``transaction`` or by name, ``method_decorator``)?
+- :func:`django_write` / :func:`session_commit`: is this call a Django ORM
+  write (save/create/update/delete/bulk_*/get_or_create/update_or_create,
+  M2M add/remove/set/clear) or an SQLAlchemy ``session.commit()``?
+  :func:`count_sites` / :func:`path_count`: how many of them one run of a
+  function body reaches (branches are alternatives, loops count once).
+- :func:`fetched_instance`: :func:`.querysets.instance_of` plus names bound
+  from ``get_object_or_404(Model or queryset, ..)``.
 
 Everything is lexical and per function: nothing follows calls into other
 functions, and unknown values are never reported as tainted.
@@ -34,6 +40,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+from . import querysets
+from .facts import ModelFact
 from .names import dotted, iter_module_level
 from .walk import children, nodes_of
 from .walk import parent_map as shared_parent_map
@@ -794,8 +802,109 @@ def call_label(call: ast.Call, limit: int = 30) -> str:
 
 def is_session(ctx, node: ast.AST) -> bool:
     """An SQLAlchemy session: Flask-SQLAlchemy's ``db.session`` (resolved through imports) or a session-like name."""
-    from .querysets import is_session_like  # the shared heuristic for names such as ``session``
-
     if isinstance(node, (ast.Name, ast.Attribute)) and ctx.canonical(node) == "sqlalchemy:session":
         return True
-    return is_session_like(ctx, node)
+    return querysets.is_session_like(ctx, node)
+
+
+# -- which calls write (needs query recognition) ---------------------------------------------
+
+def django_model_of_self(ctx, node: ast.AST) -> ModelFact | None:
+    """The Django model whose method ``node`` (``self`` / ``super()``) is used in."""
+    is_self = isinstance(node, ast.Name) and node.id == "self"
+    is_super = isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+    if not (is_self or is_super):
+        return None
+    parents = parent_map(ctx.tree, ctx.cache)
+    function = enclosing_function(node, parents)
+    owner = parents.get(function) if function is not None else None
+    if not isinstance(owner, ast.ClassDef):
+        return None
+    for model in ctx.models:
+        if model.name == owner.name and model.line == owner.lineno and model.framework == "django":
+            return model
+    return None
+
+
+SHORTCUTS = {"django.shortcuts.get_object_or_404", "django.shortcuts.aget_object_or_404"}
+
+
+def fetched_instance(ctx, node: ast.AST) -> "querysets.Instance | None":
+    """``querysets.instance_of``, plus names bound from ``get_object_or_404(Model or queryset, ..)``."""
+    instance = querysets.instance_of(ctx, node)
+    if instance is not None or not isinstance(node, ast.Name):
+        return instance
+    table = scope_table(ctx.tree, ctx.cache)
+    scope = table.scope_at(node)
+    if not scope.is_local(node.id):
+        return None
+    bindings = scope.before(node.id, node.lineno)
+    if len(bindings) != 1 or bindings[0].kind != "assign":
+        return None
+    value = bindings[0].value
+    if isinstance(value, ast.Await):
+        value = value.value
+    if not (isinstance(value, ast.Call) and value.args and ctx.resolve(value.func) in SHORTCUTS):
+        return None
+    source = value.args[0]
+    model = ctx.index.model(ctx.resolve(source)) if isinstance(source, (ast.Name, ast.Attribute)) else None
+    if model is not None:
+        return querysets.Instance(model, "single", None)
+    info = querysets.query_source(ctx, source)
+    if info is not None and info.framework == "django":
+        return querysets.Instance(info.model, "single", info)
+    return None
+
+
+def django_write(ctx, call: ast.Call) -> str | None:
+    """A label such as ``order.save()`` when ``call`` is a Django ORM write, else ``None``."""
+    if not isinstance(call.func, ast.Attribute):
+        return None
+    name = call.func.attr
+    target = call.func.value
+    if name in INSTANCE_WRITES:
+        instance = fetched_instance(ctx, target)
+        if (instance is not None and instance.model.framework == "django") or django_model_of_self(ctx, target):
+            return call_label(call)
+    if name in QUERYSET_WRITES or name in RELATED_WRITES:
+        info = querysets.query_source(ctx, call)
+        if info is not None and info.framework == "django" and info.terminal == name:
+            return call_label(call)
+    if name in RELATED_WRITES and isinstance(target, ast.Attribute):
+        # ``order.tags.add(tag)`` on an instance only this module's shortcuts resolve
+        owner = fetched_instance(ctx, target.value)
+        model = owner.model if owner is not None else django_model_of_self(ctx, target.value)
+        relation = querysets.relation_of(ctx, model, target.attr) if model is not None else None
+        if relation is not None and relation.to_many:
+            return call_label(call)
+    return None
+
+
+def session_commit(ctx, call: ast.Call) -> bool:
+    return (isinstance(call.func, ast.Attribute) and call.func.attr == "commit" and not call.args
+            and is_session(ctx, call.func.value))
+
+
+WRITE_METHOD_NAMES = INSTANCE_WRITES | QUERYSET_WRITES | RELATED_WRITES | {"commit"}
+
+
+def count_sites(ctx, function: ast.AST, label_of) -> tuple[int, list[tuple[int, str]]]:
+    """Most sites one run of ``function`` reaches (outside atomic blocks), and all of them."""
+    parents = parent_map(ctx.tree, ctx.cache)
+    candidates = [node for node in own_nodes(function)
+                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in WRITE_METHOD_NAMES]
+    if len(candidates) < 2:
+        return 0, []  # fewer than two write-shaped calls: nothing to count
+    sites: dict[ast.Call, str] = {}
+    for node in candidates:
+        label = label_of(ctx, node)
+        if label and not in_atomic(node, parents, ctx.canonical):
+            sites[node] = label
+    if len(sites) < 2:
+        return len(sites), sorted((call.lineno, label) for call, label in sites.items())
+
+    def counted(node: ast.AST) -> int:
+        return sum(1 for call in calls_in(node) if call in sites)
+
+    total = path_count(function.body, counted)
+    return total, sorted((call.lineno, label) for call, label in sites.items())
