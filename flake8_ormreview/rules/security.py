@@ -27,6 +27,7 @@ SENSITIVE_TOKENS = [
 EXEMPT_SUFFIXES = {
     "hash", "hashed", "digest", "salt", "type", "count", "expires", "expiry", "at", "id", "last4",
     "hint", "length", "prefix", "enabled", "required", "url",
+    "name", "label",  # secret_name / api_key_label name a secret kept elsewhere (a vault entry), not its value
 }
 PLAIN_TYPES = {
     "CharField", "TextField", "BinaryField", "JSONField", "String", "Text", "Unicode", "UnicodeText",
@@ -119,7 +120,8 @@ def plaintext_sensitive_field(ctx: FileContext) -> Iterator[Finding]:
     (`password_hash`, `token_expires_at`, `api_key_id`, `card_number_last4`,
     `pin_enabled`; `national_id` and `tax_id` are themselves sensitive;
     when a name holds several tokens the last one decides, so
-    `password_reset_token` is a token);
+    `password_reset_token` is a token; `_name` and `_label` are exempt too,
+    as `secret_name` names a vault entry rather than holding a secret);
     Django's `password` on `AbstractBaseUser`, which stores a salted hash.
 
     ## Why is this bad?
