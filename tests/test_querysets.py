@@ -221,3 +221,166 @@ def test_unknown_receivers_are_silent(context):
                 pass
     """)
     assert all(loop.query is None for loop in q.loops(ctx))
+
+
+def test_while_loop_paging_binds_the_inner_loop_rows(context):
+    ctx = context("""
+        from shop.models import Book
+
+        def export():
+            last = 0
+            while True:
+                batch = list(Book.objects.filter(pk__gt=last).order_by("pk")[:500])
+                if not batch:
+                    break
+                for book in batch:
+                    print(book.author)
+                last = batch[-1].pk
+    """)
+    inner = loop_at(ctx, 10)
+    assert inner.targets["book"].model.name == "Book" and not inner.bounded
+    assert loop_at(ctx, 6).kind == "while" and "batch" in loop_at(ctx, 6).assigned
+
+
+def test_enclosing_loops_are_innermost_first_and_stop_at_functions(context):
+    ctx = context("""
+        from shop.models import Book
+
+        def view(ids):
+            for i in ids:
+                for j in ids:
+                    Book.objects.get(pk=j)
+                    callback = lambda: Book.objects.get(pk=i)
+    """)
+    body = ctx.tree.body[1].body[0].body[0].body
+    query = body[0].value
+    assert [loop.node.lineno for loop in q.enclosing_loops(ctx, query)] == [6, 5]
+    assert q.enclosing_function(ctx, body[1].value.body) is body[1].value
+
+
+def test_try_and_except_paths_merge_like_branches(context):
+    ctx = context("""
+        from shop.models import Book
+
+        def view():
+            qs = Book.objects.all()
+            try:
+                qs = qs.select_related("author")
+            except ValueError:
+                pass
+            for book in qs:
+                pass
+    """)
+    loop = loop_at(ctx, 10)
+    assert loop.query is not None and not loop.query.covers(("author",))
+
+
+def test_self_returning_helpers_and_unknown_calls_are_unknown(context):
+    ctx = context("""
+        from shop.models import Book
+
+        def again():
+            return again()
+
+        def helper(x):
+            if x:
+                return Book.objects.all()
+            return compute()
+
+        def view():
+            for book in again():
+                pass
+            for book in helper(1):
+                pass
+    """)
+    assert loop_at(ctx, 13).query is None
+    assert loop_at(ctx, 15).query is None
+
+
+def test_session_receivers(context):
+    ctx = context("""
+        from flask_sqlalchemy import SQLAlchemy
+        db = SQLAlchemy()
+        session = None
+        form = None
+    """, path="app/views.py")
+    expr = lambda text: ast.parse(text, mode="eval").body  # noqa: E731
+    assert q.is_session_like(ctx, expr("db.session"))
+    assert q.is_session_like(ctx, expr("self.session"))
+    assert not q.is_session_like(ctx, expr("form"))
+
+
+ODD_QUERIES = [
+    "Book.objects.filter(*args, **kwargs).select_related(*names)",
+    "Book.objects.prefetch_related(Prefetch(lookup), Prefetch())",
+    "Book.objects[0].author",
+    "Book.objects.get()[1:]",
+    "select(*models)",
+    "select()",
+    "session.scalars()",
+    "session.execute(update(Book))",
+    "session.query()",
+    "session.get(User)",
+    "User.query.options(*opts, joinedload())",
+    "(await Book.objects.aget(pk=1)).author",
+    "[b.author for b in (lambda: Book.objects.all())()]",
+    "{b: b.tags.all() for b, c in Book.objects.all()}",
+    "[t for b in Book.objects.all() for t in b.tags.all() if t for u in b.tags.all()]",
+]
+
+
+@pytest.mark.parametrize("expression", ODD_QUERIES)
+def test_odd_query_code_resolves_without_raising(context, expression):
+    ctx = context(f"""
+        from django.db.models import Prefetch
+        from sqlalchemy import select, update
+        from sqlalchemy.orm import joinedload
+        from shop.models import Book
+        from app.models import User
+
+        async def view(session, args, kwargs, names, lookup, models, opts):
+            value = {expression}
+            for row in value:
+                for inner in row:
+                    print(row, inner)
+            return value
+    """)
+    for node in ast.walk(ctx.tree):
+        q.query_source(ctx, node)
+        q.instance_of(ctx, node)
+    assert isinstance(q.loops(ctx), list)
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+METHODS = sorted(q.DJANGO_LAZY | q.DJANGO_ROWS | q.DJANGO_SINGLE | q.DJANGO_SCALAR | q.DJANGO_WRITE
+                 | q.SQLA_LAZY | q.SQLA_ROW_METHODS | q.SQLA_SINGLE | {"all", "scalars", "iterator", "options"})
+ARGUMENTS = ["", "'author'", "'author__publisher'", "x=1", "*a", "**k", "Prefetch('tags')", "joinedload(User.addresses)",
+             "lambda: 1", "Book.objects.all()"]
+RECEIVERS = ["Book.objects", "Book.published", "author.books", "select(User)", "session.query(User)", "User.query",
+             "session.scalars(select(User))", "session.execute(select(User.id))", "qs", "unknown"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(receiver=st.sampled_from(RECEIVERS),
+       steps=st.lists(st.tuples(st.sampled_from(METHODS), st.sampled_from(ARGUMENTS)), max_size=5))
+def test_random_chains_never_raise_and_rows_stay_rows(context, receiver, steps):
+    chain = receiver + "".join(f".{name}({args})" for name, args in steps)
+    ctx = context(f"""
+        from django.db.models import Prefetch
+        from sqlalchemy import select
+        from sqlalchemy.orm import joinedload
+        from shop.models import Author, Book
+        from app.models import User
+
+        def view(session, a, k):
+            author = Author.objects.get(pk=1)
+            qs = Book.objects.filter(title="x")
+            result = {chain}
+            return [row for row in result]
+    """)
+    value = ctx.tree.body[-1].body[2].value
+    info = q.query_source(ctx, value)
+    loop = q.loops(ctx)[0]
+    if info is not None and info.framework == "django" and any(n in q.DJANGO_ROWS for n, _ in steps):
+        assert info.result != q.INSTANCES and not loop.targets
