@@ -92,6 +92,8 @@ def test_assignment_after_the_use_does_not_taint_it():
         ("def v(request, form):\n    sink(form.cleaned_data)", None),
         ("def v(request):\n    sink(request.POST['name'])", "request.POST"),
         ("request = object()\ndef v():\n    sink(request.POST)", None),  # a module-level object called request
+        ("def v(request):\n    for item in request.data['items']:\n        sink(item)", "request.data"),
+        ("def v(request):\n    for key, value in request.POST.items():\n        sink(value)", None),
     ],
 )
 def test_request_data(source, expected):

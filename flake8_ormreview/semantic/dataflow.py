@@ -624,7 +624,8 @@ class RequestData:
             self._active.add(key)
             try:
                 for binding in owner.before(node.id, node.lineno) if owner is scope else owner.bindings.get(node.id, []):
-                    if binding.kind == "assign" and binding.value is not None:
+                    if binding.kind in ("assign", "for") and binding.value is not None:
+                        # ``for item in request.data["items"]``: each element is a client payload too
                         found = self.source(binding.value, owner, depth + 1)
                         if found:
                             return found
