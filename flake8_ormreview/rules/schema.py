@@ -21,6 +21,21 @@ def schema_models(ctx: FileContext) -> Iterator[ModelFact]:
             yield model
 
 
+def mixin_users(ctx: FileContext) -> dict[str, list[ModelFact]]:
+    """Plain classes of this file (mixins) -> the SQLAlchemy/SQLModel models that inherit their columns."""
+    if ctx.is_migration:
+        return {}
+    local = {c.qualname for c in ctx.facts.classes}
+    users: dict[str, list[ModelFact]] = {}
+    for model in ctx.index.models.values():
+        if model.framework not in ("sqlalchemy", "sqlmodel") or model.is_base:
+            continue
+        for parent in ctx.index.parents(model):
+            if parent.qualname in local and not parent.is_model and not parent.is_base:
+                users.setdefault(parent.qualname, []).append(model)
+    return users
+
+
 def mapped_mixins(ctx: FileContext) -> list[ModelFact]:
     """Plain classes of this file whose columns SQLAlchemy models inherit (``TimestampMixin``).
 
@@ -28,17 +43,7 @@ def mapped_mixins(ctx: FileContext) -> list[ModelFact]:
     column rules report them once, on the mixin's own line.  Each is a copy
     carrying the framework of a model that uses it.
     """
-    if ctx.is_migration:
-        return []
-    local = {c.qualname for c in ctx.facts.classes}
-    users: dict[str, str] = {}
-    for model in ctx.index.models.values():
-        if model.framework not in ("sqlalchemy", "sqlmodel") or model.is_base:
-            continue
-        for parent in ctx.index.parents(model):
-            if parent.qualname in local and not parent.is_model and not parent.is_base:
-                users.setdefault(parent.qualname, model.framework)
-    return [replace(ctx.index.classes[q], framework=framework) for q, framework in users.items()]
+    return [replace(ctx.index.classes[q], framework=models[0].framework) for q, models in mixin_users(ctx).items()]
 
 
 def column_owners(ctx: FileContext) -> list[ModelFact]:
@@ -76,6 +81,9 @@ def unindexed_foreign_key(ctx: FileContext) -> Iterator[Finding]:
     `op.create_unique_constraint` / primary key in the same revision leads
     with it. The finding is on the operation (on the column or constraint
     inside `op.create_table`).
+
+    A foreign key declared on a mixin that SQLAlchemy models inherit is
+    reported on the mixin when a model using it has no index leading it.
 
     Indexes inherited from an abstract parent's `Meta` (when the child
     declares no `Meta` or extends it) or from a mixin's `__table_args__`
@@ -150,7 +158,25 @@ def unindexed_foreign_key(ctx: FileContext) -> Iterator[Finding]:
                 else:
                     fix = "add index=True to Field(..)"
             yield ctx.finding("ORM101", fact.line, fact.col, model=model.name, field=fact.name, target=fk_target_label(fact), fix=fix)
+    yield from mixin_unindexed_foreign_keys(ctx)
     yield from alembic_unindexed_foreign_keys(ctx)
+
+
+def mixin_unindexed_foreign_keys(ctx: FileContext) -> Iterator[Finding]:
+    """ORM101 on a mixin's foreign-key column that some model using the mixin leaves unindexed."""
+    for qualname, users in mixin_users(ctx).items():
+        mixin = ctx.index.classes[qualname]
+        concrete = [m for m in users if not m.abstract and m.schema_owned]
+        if not concrete or any(m.dynamic_indexes for m in concrete):
+            continue
+        for fact in ctx.own_fields(mixin):
+            if not fact.foreign_key:
+                continue
+            unindexed = [m for m in concrete if fact.name not in m.leading_columns() and fact.column not in m.leading_columns()]
+            if unindexed:
+                names = ", ".join(sorted(m.name for m in unindexed))
+                yield ctx.finding("ORM101", fact.line, fact.col, model=mixin.name, field=fact.name, target=fk_target_label(fact),
+                                  fix=f"add index=True here (unindexed in {names})")
 
 
 def _call_args(call: ast.Call, names: tuple[str, ...]) -> dict[str, ast.expr]:
