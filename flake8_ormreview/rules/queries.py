@@ -781,6 +781,10 @@ def query_in_loop_fix(ctx: FileContext, item: LoopQuery, names: set[str]) -> str
     field = lookup_of(ctx, info, names)
     if info.framework == "django":
         manager = ast.unparse(info.root) if info.origin == "manager" else f"{model}.objects"
+        if info.terminal in ("get_or_create", "update_or_create", "aget_or_create", "aupdate_or_create"):
+            lookup = f"{field}__in=..." if field else "..."
+            return (f"fetch the existing rows once with {manager}.filter({lookup}), then "
+                    f"{manager}.bulk_create(missing, ignore_conflicts=True)")
         if info.terminal in ("get", "aget") and field in ("pk", "id", info.model.pk_name):
             return f"load every row once before the loop with {manager}.in_bulk(ids)"
         if field:
@@ -1161,9 +1165,12 @@ def count_fix(ctx: FileContext, node: ast.AST, info: QueryInfo) -> str:
         base = base.func.value
     if isinstance(base, ast.Call) and builtin_call(ctx, base, "list", "tuple"):
         base = base.args[0]
-    if info.framework == "django":
-        return f"{_label(base)}.count()"
-    if info.origin in ("query", "model_query"):
+    if isinstance(base, ast.Name) and info.evaluated:
+        # ``rows = list(qs)`` / ``.all()``: count on the query, not on the list
+        text = info.describe().removesuffix(".all()")
+        if info.framework == "django" or info.origin in ("query", "model_query"):
+            return f"{text}.count()"
+    elif info.framework == "django" or info.origin in ("query", "model_query"):
         return f"{_label(base)}.count()"
     where = ".where(...)" if info.has("where", "filter", "filter_by") else ""
     return f"session.scalar(select(func.count()).select_from({info.model.name}){where})"

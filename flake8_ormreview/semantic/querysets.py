@@ -503,6 +503,15 @@ class QueryAnalysis:
             for case in stmt.cases:
                 result = merge_envs(result, self.flow(case.body, dict(env)))
             return result
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and stmt.value.args:
+            call = stmt.value
+            target = call.args[0]
+            if (isinstance(call.func, (ast.Name, ast.Attribute)) and isinstance(target, ast.Name)
+                    and isinstance(env.get(target.id), QueryInfo)
+                    and self.ctx.canonical(call.func) == "django:prefetch_related_objects"):
+                env = dict(env)
+                env[target.id] = replace(env[target.id], eager_all=True)  # prefetched after the fact
+                return env
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.NamedExpr):
             env = dict(env)
             self.assign(stmt.value.target, self.evaluate(stmt.value.value, env), stmt.value.value, env)
