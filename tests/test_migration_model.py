@@ -147,3 +147,25 @@ def test_history_of_an_unknown_dependency_is_empty(tmp_path):
     migration = read_migration(tree, ImportMap.from_tree(tree), str(path), "django_migration")
     summary = summarize_migration(tree, ImportMap.from_tree(tree), str(path), "django_migration")
     assert state_before(index, migration, summary, migration.operations[0]) == {}
+
+
+def test_a_squashed_migration_is_not_a_leaf_when_a_later_one_depends_on_what_it_replaces(tmp_path):
+    write(tmp_path, {
+        "shop/migrations/0001_initial.py": MIGRATION.format(deps=[], ops=""),
+        "shop/migrations/0002_b.py": MIGRATION.format(deps=[("shop", "0001_initial")], ops=""),
+        "shop/migrations/0001_squashed_0002_b.py": MIGRATION.format(deps=[], ops="").replace(
+            "dependencies", 'replaces = [("shop", "0001_initial"), ("shop", "0002_b")]\n    dependencies'
+        ),
+        "shop/migrations/0003_c.py": MIGRATION.format(deps=[("shop", "0002_b")], ops=""),
+    })
+    index = ProjectIndex([str(tmp_path)], cache_dir=None)
+    index.ensure_fresh()
+
+    def leaf(name):
+        path = tmp_path / "shop/migrations" / name
+        tree = ast.parse(path.read_text())
+        return is_leaf(index, read_migration(tree, ImportMap.from_tree(tree), str(path), "django_migration"))
+
+    assert not leaf("0001_squashed_0002_b.py")
+    assert not leaf("0002_b.py")
+    assert leaf("0003_c.py")

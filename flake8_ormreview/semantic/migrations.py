@@ -864,12 +864,17 @@ def state_before(
 
 
 def is_leaf(index: Any, migration: MigrationModel) -> bool:
-    """Newest migration of its app (no sibling depends on it) / an Alembic head."""
+    """Newest migration of its app (no sibling depends on it) / an Alembic head.
+
+    A squashed migration stands for the ones it ``replaces``: a sibling that
+    depends on any of them depends on it too.
+    """
     if migration.framework == "django":
+        names = {migration.name} | {name for app, name in migration.replaces if app == migration.app_label}
         for summary in _sibling_summaries(index, migration.path, "django").values():
-            if summary.get("name") == migration.name:
+            if summary.get("name") in names:
                 continue
-            if any(app == migration.app_label and name == migration.name for app, name in summary.get("dependencies", [])):
+            if any(app == migration.app_label and name in names for app, name in summary.get("dependencies", [])):
                 return False
         return True
     if not migration.revision:
