@@ -46,6 +46,12 @@ def mapped_mixins(ctx: FileContext) -> list[ModelFact]:
     return [replace(ctx.index.classes[q], framework=models[0].framework) for q, models in mixin_users(ctx).items()]
 
 
+def concrete_subclasses(ctx: FileContext, model: ModelFact) -> list[ModelFact]:
+    """Project models with a table that inherit from ``model``."""
+    return [m for m in ctx.index.models.values()
+            if not m.abstract and m.schema_owned and any(p.qualname == model.qualname for p in ctx.index.parents(m))]
+
+
 def column_owners(ctx: FileContext) -> list[ModelFact]:
     """The models of :func:`schema_models` plus the mapped mixins: what declares columns here."""
     return list(schema_models(ctx)) + mapped_mixins(ctx)
@@ -82,8 +88,10 @@ def unindexed_foreign_key(ctx: FileContext) -> Iterator[Finding]:
     with it. The finding is on the operation (on the column or constraint
     inside `op.create_table`).
 
-    A foreign key declared on a mixin that SQLAlchemy models inherit is
-    reported on the mixin when a model using it has no index leading it.
+    A foreign key declared on an abstract model, or on a mixin that
+    SQLAlchemy models inherit, is reported there when a table that inherits
+    it has no index leading it (the message names those tables); with no
+    such table it is not reported.
 
     Indexes inherited from an abstract parent's `Meta` (when the child
     declares no `Meta` or extends it) or from a mixin's `__table_args__`
@@ -142,7 +150,14 @@ def unindexed_foreign_key(ctx: FileContext) -> Iterator[Finding]:
     for model in schema_models(ctx):
         if model.dynamic_indexes:
             continue  # an index we cannot read (a spread, a declared_attr) may lead any column
-        leads = model.leading_columns()
+        if model.abstract:
+            # An abstract model has no table: its columns are indexed (or not) in each subclass's table.
+            tables = [t for t in concrete_subclasses(ctx, model) if not t.dynamic_indexes]
+            if not tables:
+                continue
+            leads = set.intersection(*(t.leading_columns() for t in tables))
+        else:
+            tables, leads = [], model.leading_columns()
         for fact in ctx.own_fields(model):
             if model.framework == "django":
                 if fact.relation != "fk" or fact.db_index is not False or fact.name in leads:
@@ -157,6 +172,8 @@ def unindexed_foreign_key(ctx: FileContext) -> Iterator[Finding]:
                     fix = "add index=True to the sa_column Column(..)"
                 else:
                     fix = "add index=True to Field(..)"
+            if tables:
+                fix += " (unindexed in " + ", ".join(sorted(t.name for t in tables if fact.name not in t.leading_columns())) + ")"
             yield ctx.finding("ORM101", fact.line, fact.col, model=model.name, field=fact.name, target=fk_target_label(fact), fix=fix)
     yield from mixin_unindexed_foreign_keys(ctx)
     yield from alembic_unindexed_foreign_keys(ctx)
@@ -166,8 +183,8 @@ def mixin_unindexed_foreign_keys(ctx: FileContext) -> Iterator[Finding]:
     """ORM101 on a mixin's foreign-key column that some model using the mixin leaves unindexed."""
     for qualname, users in mixin_users(ctx).items():
         mixin = ctx.index.classes[qualname]
-        concrete = [m for m in users if not m.abstract and m.schema_owned]
-        if not concrete or any(m.dynamic_indexes for m in concrete):
+        concrete = [m for m in users if not m.abstract and m.schema_owned and not m.dynamic_indexes]
+        if not concrete:
             continue
         for fact in ctx.own_fields(mixin):
             if not fact.foreign_key:
