@@ -23,10 +23,13 @@ def schema_models(ctx: FileContext) -> Iterator[ModelFact]:
 
 def mixin_users(ctx: FileContext) -> dict[str, list[ModelFact]]:
     """Plain classes of this file (mixins) -> the SQLAlchemy/SQLModel models that inherit their columns."""
-    if ctx.is_migration:
+    local = {c.qualname for c in ctx.facts.classes if not ctx.index.classes.get(c.qualname, c).is_model}
+    if ctx.is_migration or not local:
         return {}
-    local = {c.qualname for c in ctx.facts.classes}
+    if "mixin_users" in ctx.cache:  # three rules ask for it per file
+        return ctx.cache["mixin_users"]
     users: dict[str, list[ModelFact]] = {}
+    ctx.cache["mixin_users"] = users
     for model in ctx.index.models.values():
         if model.framework not in ("sqlalchemy", "sqlmodel") or model.is_base:
             continue
