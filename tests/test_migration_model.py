@@ -169,3 +169,22 @@ def test_a_squashed_migration_is_not_a_leaf_when_a_later_one_depends_on_what_it_
     assert not leaf("0001_squashed_0002_b.py")
     assert not leaf("0002_b.py")
     assert leaf("0003_c.py")
+
+
+def test_the_app_label_is_read_from_the_dependencies_when_it_differs_from_the_folder(tmp_path):
+    # wagtail/migrations/ belongs to the app labelled "wagtailcore".
+    write(tmp_path, {
+        "wagtail/migrations/0001_initial.py": MIGRATION.format(deps=[("auth", "0002_x")], ops='migrations.CreateModel("Page", [("depth", models.SmallIntegerField())])'),
+        "wagtail/migrations/0002_x.py": MIGRATION.format(deps=[("wagtailcore", "0001_initial")], ops=""),
+        "wagtail/migrations/0003_y.py": MIGRATION.format(deps=[("wagtailcore", "0002_x")], ops='migrations.AlterField("page", "depth", models.IntegerField())'),
+    })
+    index = ProjectIndex([str(tmp_path)], cache_dir=None)
+    index.ensure_fresh()
+    path = tmp_path / "wagtail/migrations/0003_y.py"
+    tree = ast.parse(path.read_text())
+    migration = read_migration(tree, ImportMap.from_tree(tree), str(path), "django_migration")
+    summary = summarize_migration(tree, ImportMap.from_tree(tree), str(path), "django_migration")
+    assert state_before(index, migration, summary, migration.operations[0])["page"]["fields"]["depth"].type == "SmallIntegerField"
+    second = tmp_path / "wagtail/migrations/0002_x.py"
+    tree = ast.parse(second.read_text())
+    assert not is_leaf(index, read_migration(tree, ImportMap.from_tree(tree), str(second), "django_migration"))

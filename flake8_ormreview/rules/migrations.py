@@ -22,6 +22,7 @@ from ..semantic.migrations import (
     MigrationModel,
     Operation,
     app_history,
+    django_app_label,
     is_leaf,
     literal,
     read_migration,
@@ -137,11 +138,18 @@ def live_model(ctx: FileContext, migration: MigrationModel, model: str):
     return None
 
 
+def app_label(ctx: FileContext, migration: MigrationModel) -> str:
+    """The app label for ``apps.get_model`` and default table names (``AppConfig.label``)."""
+    if "app_label" not in ctx.cache:
+        ctx.cache["app_label"] = django_app_label(ctx.index, migration) if migration.framework == "django" else ""
+    return ctx.cache["app_label"]
+
+
 def django_table(ctx: FileContext, migration: MigrationModel, op: Operation) -> str:
     """The table of ``op``'s model: ``Meta.db_table`` when known, else Django's ``<app>_<model>``."""
     state = state_at(ctx, migration, op) or {}
     live = live_model(ctx, migration, op.model)
-    return state.get(op.model, {}).get("db_table") or (live.table if live is not None else "") or f"{migration.app_label}_{op.model}"
+    return state.get(op.model, {}).get("db_table") or (live.table if live is not None else "") or f"{app_label(ctx, migration)}_{op.model}"
 
 
 def model_label(op: Operation) -> str:
@@ -467,12 +475,12 @@ def _django_renames(ctx: FileContext, migration: MigrationModel) -> Iterator[Fin
             live = live_model(ctx, migration, op.new_name)
             if state.get(op.model, {}).get("db_table") or (live is not None and live.table):
                 continue  # the table name is pinned with Meta.db_table
-            table = f"{migration.app_label}_{op.model}"
+            table = f"{app_label(ctx, migration)}_{op.model}"
             fix = (f"keep the table: set Meta.db_table = \"{table}\" on the model before renaming it, or expand and contract "
                    f"with a new table")
             yield ctx.finding("ORM403", op.node, operation="RenameModel", target=f"'{op.model}' to '{op.new_name}'", fix=fix)
         else:
-            table = op.options.get("db_table", "") or f"{migration.app_label}_{op.model}"
+            table = op.options.get("db_table", "") or f"{app_label(ctx, migration)}_{op.model}"
             fix = "expand and contract: create the new table, write to both, backfill, switch reads, drop the old one later"
             yield ctx.finding("ORM403", op.node, operation="AlterModelTable", target=f"the table of '{op.model}' to '{table}'", fix=fix)
 
@@ -1271,7 +1279,7 @@ def _imported_model(ctx: FileContext, migration: MigrationModel, qualname: str) 
         return None  # the index knows it: a class that is not a model, or a function/constant
     own_models = migration.framework == "django" and migration.app_label and module.split(".")[-2:] == [migration.app_label, "models"]
     if own_models and name[:1].isupper() and not name.isupper() and not name.endswith(NOT_MODEL_SUFFIXES):
-        return (name, migration.app_label, module, "")
+        return (name, app_label(ctx, migration), module, "")
     return None
 
 

@@ -742,6 +742,28 @@ def _summary_from_disk(path: str, kind: str) -> dict[str, Any] | None:
     return summarize_migration(tree, ImportMap.from_tree(tree), path, kind)
 
 
+def app_label_among(siblings: dict[str, dict[str, Any]], folder_label: str) -> str:
+    """The label the app's migrations use for each other (``AppConfig.label``, e.g. ``wagtailcore``).
+
+    Each migration depends on its predecessor by ``(label, name)``: the label
+    that most often names a sibling file is the app's own; the folder name
+    when nothing says otherwise.
+    """
+    counts: dict[str, int] = {}
+    for summary in siblings.values():
+        for app, name in summary.get("dependencies", []):
+            if name in siblings:
+                counts[app] = counts.get(app, 0) + 1
+    if not counts or counts.get(folder_label, 0) == max(counts.values()):
+        return folder_label
+    return max(sorted(counts), key=counts.__getitem__)
+
+
+def django_app_label(index: Any, migration: MigrationModel) -> str:
+    """The Django app label of ``migration``, as its sibling migrations name each other."""
+    return app_label_among(_sibling_summaries(index, migration.path, "django"), migration.app_label)
+
+
 def app_history(index: Any, path: str, summary: dict[str, Any] | None) -> list[dict[str, Any]] | None:
     """Summaries of the same app's migrations that ``path`` depends on, oldest first.
 
@@ -752,7 +774,7 @@ def app_history(index: Any, path: str, summary: dict[str, Any] | None) -> list[d
     if not summary or summary.get("framework") != "django":
         return None
     siblings = _sibling_summaries(index, path, "django")
-    label = summary.get("app", "")
+    label = app_label_among(siblings, summary.get("app", ""))
     ordered: list[dict[str, Any]] = []
     visiting: set[str] = set()
     done: set[str] = set()
@@ -870,11 +892,13 @@ def is_leaf(index: Any, migration: MigrationModel) -> bool:
     depends on any of them depends on it too.
     """
     if migration.framework == "django":
-        names = {migration.name} | {name for app, name in migration.replaces if app == migration.app_label}
-        for summary in _sibling_summaries(index, migration.path, "django").values():
+        siblings = _sibling_summaries(index, migration.path, "django")
+        label = app_label_among(siblings, migration.app_label)
+        names = {migration.name} | {name for app, name in migration.replaces if app == label}
+        for summary in siblings.values():
             if summary.get("name") in names:
                 continue
-            if any(app == migration.app_label and name in names for app, name in summary.get("dependencies", [])):
+            if any(app == label and name in names for app, name in summary.get("dependencies", [])):
                 return False
         return True
     if not migration.revision:
