@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import replace
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from ..context import FileContext, Finding
 from ..registry import Category, Severity, rule
@@ -176,7 +176,7 @@ def unindexed_foreign_key(ctx: FileContext) -> Iterator[Finding]:
                 else:
                     fix = "add index=True to Field(..)"
             if tables:
-                fix += " (unindexed in " + ", ".join(sorted(t.name for t in tables if fact.name not in t.leading_columns())) + ")"
+                fix += f" (unindexed in {_names(t.name for t in tables if fact.name not in t.leading_columns())})"
             yield ctx.finding("ORM101", fact.line, fact.col, model=model.name, field=fact.name, target=fk_target_label(fact), fix=fix)
     yield from mixin_unindexed_foreign_keys(ctx)
     yield from alembic_unindexed_foreign_keys(ctx)
@@ -194,9 +194,15 @@ def mixin_unindexed_foreign_keys(ctx: FileContext) -> Iterator[Finding]:
                 continue
             unindexed = [m for m in concrete if fact.name not in m.leading_columns() and fact.column not in m.leading_columns()]
             if unindexed:
-                names = ", ".join(sorted(m.name for m in unindexed))
                 yield ctx.finding("ORM101", fact.line, fact.col, model=mixin.name, field=fact.name, target=fk_target_label(fact),
-                                  fix=f"add index=True here (unindexed in {names})")
+                                  fix=f"add index=True here (unindexed in {_names(m.name for m in unindexed)})")
+
+
+def _names(names: Iterable[str], shown: int = 3) -> str:
+    """``A, B, C and 4 more``: keeps a message on one short line."""
+    ordered = sorted(set(names))
+    more = f" and {len(ordered) - shown} more" if len(ordered) > shown else ""
+    return ", ".join(ordered[:shown]) + more
 
 
 def _call_args(call: ast.Call, names: tuple[str, ...]) -> dict[str, ast.expr]:
