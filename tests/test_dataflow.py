@@ -56,6 +56,8 @@ from settings_module import SCHEMA, helper
         ('sink(f"SELECT * FROM {Book._meta.db_table}")', False),
         ('sink(f"SELECT * FROM t WHERE {connection.ops.quote_name(value)} = 1")', False),
         ('sink(f"SELECT * FROM t LIMIT {value:d}")', False),
+        ('qn = connection.ops.quote_name\n    sink("SELECT * FROM %s" % qn(value))', False),
+        ('qn = str.upper\n    sink("SELECT * FROM %s" % qn(value))', True),
         ('sink(f"SELECT * FROM t WHERE a = {value:>10}")', True),
         ('sink("SELECT * FROM t LIMIT %d OFFSET %d" % (value, value))', False),
         ('sink("SELECT * FROM t WHERE a = %s LIMIT %d" % (value, value))', True),

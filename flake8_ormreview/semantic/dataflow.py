@@ -472,7 +472,7 @@ class TaintAnalysis:
                 return SAFE_TAINT
             if name in ("str", "repr") and len(node.args) == 1:
                 return rec(node.args[0])
-        if name in SANITIZERS or (("quote" in name or name.startswith("format_")) and "preparer" in source_text(node.func, 200)):
+        if self.is_sanitizer(node, scope):
             return SAFE_TAINT  # quoted identifiers (Django's ops.quote_name, SQLAlchemy's IdentifierPreparer)
         if isinstance(node.func, ast.Attribute):
             target = node.func.value
@@ -492,6 +492,20 @@ class TaintAnalysis:
             elif owner.state == BUILT and name in STR_METHODS:
                 return owner
         return Taint(OPAQUE, source_text(node))
+
+    def is_sanitizer(self, node: ast.Call, scope: Scope) -> bool:
+        """``quote_name(..)`` and friends, also through a local alias (``qn = connection.ops.quote_name``)."""
+        name = call_name(node)
+        if name in SANITIZERS or name.startswith("quote_name"):
+            return True
+        if ("quote" in name or name.startswith("format_")) and "preparer" in source_text(node.func, 200):
+            return True
+        if isinstance(node.func, ast.Name):
+            owner, is_param = lookup(scope, name)
+            if owner is not None and not is_param:
+                return any(b.kind == "assign" and isinstance(b.value, ast.Attribute) and b.value.attr in SANITIZERS
+                           for b in owner.bindings.get(name, []))
+        return False
 
     def joined(self, node: ast.AST, scope: Scope, env: dict[str, Taint], depth: int) -> Taint:
         """The elements of what ``sep.join(..)`` receives."""
