@@ -25,6 +25,11 @@ MONEY_TOKENS = {
     "price", "amount", "cost", "total", "balance", "fee", "salary", "wage", "tax", "discount",
     "subtotal", "revenue", "payment", "refund", "charge", "credit", "debit",
 }
+# A money word next to one of these measures something else: total_seconds, credit_score, fee_percent.
+NOT_MONEY_WORDS = {
+    "count", "seconds", "minutes", "hours", "days", "time", "duration", "weight", "distance", "percent",
+    "percentage", "pct", "ratio", "score", "points", "views", "clicks", "km", "miles", "kg",
+}
 FLOAT_TYPES = {"FloatField", "Float", "Double", "DOUBLE", "DOUBLE_PRECISION", "REAL", "FLOAT", "float"}
 
 
@@ -102,7 +107,9 @@ def float_for_money(ctx: FileContext) -> Iterator[Finding]:
     contains a money word: price, amount, cost, total, balance, fee, salary,
     wage, tax, discount, subtotal, revenue, payment, refund, charge, credit
     or debit. Columns of a mixin that SQLAlchemy models inherit are
-    reported once, on the mixin.
+    reported once, on the mixin. A name that also says what else it
+    measures (`total_seconds`, `credit_score`, `fee_percent`, `total_weight`)
+    is not money.
 
     ## Why is this bad?
     Binary floating point cannot represent most decimal fractions:
@@ -135,7 +142,8 @@ def float_for_money(ctx: FileContext) -> Iterator[Finding]:
         for fact in ctx.own_fields(model):
             if fact.column_type not in FLOAT_TYPES or fact.relation:
                 continue
-            if not MONEY_TOKENS.intersection(name_words(fact.name)):
+            words = name_words(fact.name)
+            if not MONEY_TOKENS.intersection(words) or NOT_MONEY_WORDS.intersection(words):
                 continue
             if model.framework == "django":
                 fix = "models.DecimalField(max_digits=12, decimal_places=2)"
