@@ -52,6 +52,8 @@ def sensitive_token(name: str, extra: tuple[str, ...] = ()) -> str | None:
     start, token = found
     if any(word in EXEMPT_SUFFIXES for word in words[start + len(token) :]):
         return None
+    if token == ("pin",) and words[start + 1 : start + 2] == ["code"]:
+        return None  # "PIN code" is India's postal code (shipping_pin_code)
     return "_".join(token)
 
 
@@ -121,7 +123,8 @@ def plaintext_sensitive_field(ctx: FileContext) -> Iterator[Finding]:
     `pin_enabled`; `national_id` and `tax_id` are themselves sensitive;
     when a name holds several tokens the last one decides, so
     `password_reset_token` is a token; `_name` and `_label` are exempt too,
-    as `secret_name` names a vault entry rather than holding a secret);
+    as `secret_name` names a vault entry rather than holding a secret, and
+    `pin_code` is a postal code);
     Django's `password` on `AbstractBaseUser`, which stores a salted hash.
 
     ## Why is this bad?
