@@ -12,6 +12,7 @@ rule's own "Use instead" example is shown, labelled as such.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -78,20 +79,25 @@ def statement_span(site: Site) -> tuple[int, int]:
 def finding_span(site: Site) -> tuple[int, int]:
     """The construct the finding is on: a call/statement starting on its line, else its statement."""
     if site.tree is not None:
-        end = construct_end(site.tree, site.line)
-        starts = any(isinstance(n, (ast.stmt, ast.Call)) and n.lineno == site.line for n in ast.walk(site.tree))
-        if starts:
-            return site.line, end
+        if site.line in _construct_ends(site.tree):
+            return site.line, construct_end(site.tree, site.line)
     return statement_span(site)
+
+
+@functools.lru_cache(maxsize=4)
+def _construct_ends(tree: ast.Module) -> dict[int, int]:
+    """Line -> last line of the outermost simple statement or call starting there (one walk per tree)."""
+    ends: dict[int, int] = {}
+    compound = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.If, ast.Try)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.stmt, ast.Call)) and not isinstance(node, compound):
+            ends[node.lineno] = max(ends.get(node.lineno, 0), node.end_lineno or node.lineno)
+    return ends
 
 
 def construct_end(tree: ast.Module, line: int) -> int:
     """Last line of the outermost statement or call that starts on ``line``."""
-    end = line
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.stmt, ast.Call)) and node.lineno == line and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.While, ast.With, ast.If, ast.Try)):
-            end = max(end, node.end_lineno or line)
-    return end
+    return max(line, _construct_ends(tree).get(line, line))
 
 
 def _calls_on_line(site: Site, line: int) -> list[ast.Call]:

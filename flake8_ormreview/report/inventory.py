@@ -207,6 +207,25 @@ def _query_target(call: ast.Call, imports: ImportMap) -> str:
     return ""
 
 
+_KEYS: dict[int, tuple[int, dict[str, str]]] = {}
+
+
+def _index_key(index: Any, path: str) -> str | None:
+    """The index's own key for ``path`` (keys may be relative, the path absolute, or the reverse)."""
+    if index is None:
+        return None
+    try:
+        index.ensure_fresh()
+        files = index.files
+    except Exception:  # noqa: BLE001
+        return None
+    cached = _KEYS.get(id(index))
+    if cached is None or cached[0] != len(files):
+        cached = (len(files), {os.path.abspath(key): key for key in files})
+        _KEYS[id(index)] = cached
+    return cached[1].get(os.path.abspath(path))
+
+
 def build_inventory(source: str, path: str, index: Any = None, tree: ast.Module | None = None) -> dict[str, Any]:
     """The inventory of one reviewed file (never raises)."""
     inventory = empty_inventory(file_suffix(path))
@@ -223,11 +242,14 @@ def build_inventory(source: str, path: str, index: Any = None, tree: ast.Module 
         module = module_name_for(path, root)
         imports = ImportMap.from_tree(tree, module, os.path.basename(path).startswith("__init__."))
         inventory["module_kind"] = detect_kind(path, tree, imports)
-        if index is not None:
+        key = _index_key(index, path)
+        if index is not None and key is None:
+            # Not under the source roots (a notebook, a file outside them): let the index see it.
             from ..semantic.extract import extract_module
 
-            index.override(extract_module(tree, os.path.normpath(path), root, module))
-        models = _models_of(tree, os.path.normpath(path), index)
+            key = os.path.normpath(path)
+            index.override(extract_module(tree, key, root, module))
+        models = _models_of(tree, key or os.path.normpath(path), index)
         inventory["indexes"] = [ix for m in models for ix in m.pop("indexes", [])]
         inventory["models"] = models
         known = set()
