@@ -340,3 +340,17 @@ def test_grades():
     assert grade([finding("ORM501")]).letter == "D"
     result = grade([finding("ORM501", 3), finding("ORM502", 2), finding("ORM501", 1), finding("ORM505")])
     assert result.letter == "F" and result.worst == finding("ORM501", 1)
+
+
+def test_a_broken_structure_is_never_written(tmp_path, monkeypatch):
+    from flake8_ormreview.report import builder, writer
+
+    def broken(self):
+        self.doc.heading(2, "A heading")
+        self.doc.add("text with an unclosed fence", "```")
+        self.doc.heading(2, "Swallowed by the fence")
+
+    monkeypatch.setattr(builder.ReviewBuilder, "tasks", broken)
+    with pytest.raises(writer.ReportError, match="markdown structure is broken"):
+        writer.write_review({}, str(tmp_path), "2026-01-02", ["."])
+    assert not (tmp_path / "orm-optimization-review-2026-01-02.md").exists()

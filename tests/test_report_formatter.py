@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -209,3 +210,25 @@ def test_html_rendering(project):
     html = (out / REPORT.replace(".md", ".html")).read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and "<h1>" in html and "Mission-Critical Issues" in html
     assert "<script>" not in html
+
+
+def test_nbqa_findings_map_to_the_cells_nbqa_reports(project):
+    # nbqa skips empty and all-magic cells in its temporary file but keeps numbering code cells.
+    import json
+
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Notes\n"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": ["%matplotlib inline\n"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": ["from shop.models import Book\n"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": []},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": ["!ls\n", "for book in Book.objects.all():\n", "    print(book.author.name)\n"]},
+    ]
+    (project / "nb.ipynb").write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "nbqa"), "flake8", "nb.ipynb", *review_args(project / "out")],
+        cwd=project, capture_output=True, text=True, timeout=300,
+    )
+    assert re.search(r"^nb.ipynb:cell_4:3:\d+: ORM201 ", result.stdout, re.M), result.stdout + result.stderr
+    text = (project / "out" / REPORT).read_text(encoding="utf-8")
+    assert "`nb.ipynb:cell_4:3`" in text and "_nbqa_ipynb" not in text
+    assert "Reviewed `nb.ipynb`" in text and "1 .ipynb" in text

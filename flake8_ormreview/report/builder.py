@@ -290,7 +290,7 @@ class ReviewBuilder:
                 continue
             models = self.enclosing_models(finding) or self.models_in_finding(finding)
             key_model = models[0] if len(models) == 1 else ""
-            key = (finding.code, key_model, "" if key_model else finding.location)
+            key = (finding.code, key_model, "" if key_model else finding.path)  # no model: one issue per rule and file
             groups[key].append(finding)
         ordered = sorted(groups.items(), key=lambda item: (item[0][0], min(_rank(f) for f in item[1])))
         result: list[tuple[str, str, list[ReportFinding]]] = []

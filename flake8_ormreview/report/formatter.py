@@ -37,14 +37,55 @@ def nbqa_notebook_for(path: str) -> str | None:
     return notebook if os.path.exists(notebook) else None
 
 
-def nbqa_cell_map(text: str) -> list[tuple[int, int]]:
-    """Per line of nbqa's temporary file (index = line - 1): (cell, line in cell); separators map to line 0."""
+def nbqa_kept_cells(notebook: str) -> list[int]:
+    """Numbers of the code cells nbqa writes into its temporary file (it skips empty and all-magic cells)."""
+    import json
+
+    try:
+        with open(notebook, encoding="utf-8") as handle:
+            cells = json.load(handle).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    try:
+        from nbqa.save_code_source import _should_ignore_code_cell as ignored  # the exact rule, when importable
+    except Exception:  # noqa: BLE001 - nbqa internals move; fall back to its documented behaviour
+        ignored = None
+    kept = []
+    number = 0
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        number += 1
+        source = cell.get("source", "")
+        lines = source if isinstance(source, list) else str(source).splitlines(True)
+        try:
+            skip = ignored(lines, [], [], cell.get("metadata", {}).get("tags", [])) if ignored else _skipped(lines)
+        except Exception:  # noqa: BLE001
+            skip = _skipped(lines)
+        if not skip:
+            kept.append(number)
+    return kept
+
+
+def _skipped(lines: list[str]) -> bool:
+    text = "".join(lines)
+    return not text.strip() or all(line.lstrip().startswith(("%", "?", "!")) for line in lines if line.strip())
+
+
+def nbqa_cell_map(text: str, kept: list[int] | None = None) -> list[tuple[int, int]]:
+    """Per line of nbqa's temporary file (index = line - 1): (cell, line in cell); separators map to line 0.
+
+    The k-th separator starts the k-th cell nbqa kept (``kept``), which is
+    the k-th code cell only when nbqa skipped none.
+    """
     mapping = []
+    separators = 0
     cell = 0
     offset = 0
     for number, line in enumerate(text.splitlines(), 1):
         if line.startswith(NBQA_SEPARATOR):
-            cell += 1
+            separators += 1
+            cell = kept[separators - 1] if kept and separators <= len(kept) else separators
             offset = number
         mapping.append((cell, number - offset))
     return mapping
@@ -101,7 +142,7 @@ class OrmReviewFormatter(Default):
             source = None
         display = os.path.normpath(notebook if notebook else filename)
         if notebook and source is not None:
-            mapping = nbqa_cell_map(source)
+            mapping = nbqa_cell_map(source, nbqa_kept_cells(notebook))
 
             def line_map(line: int) -> tuple[int, int]:
                 return mapping[line - 1] if 1 <= line <= len(mapping) else (0, line)

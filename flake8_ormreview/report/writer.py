@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 from .. import __version__
 from .builder import build_review
-from .markdown import render_html
+from .markdown import StructureError, render_html
 
 SIDECAR_VERSION = 1
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -151,4 +151,8 @@ def write_review(
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ReportError(f"orm-review: cannot write {target}: {reason}") from None
+    except StructureError as exc:
+        raise ReportError(f"orm-review: {exc}; {target} was not written, please report it") from None
+    except Exception as exc:  # noqa: BLE001 - a bug in the report must not cost the user a traceback
+        raise ReportError(f"orm-review: could not build the review ({type(exc).__name__}: {exc}); {target} was not written, please report it") from None
     return Written(target, html_path)
