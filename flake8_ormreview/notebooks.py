@@ -58,7 +58,7 @@ def blank_magics(source: str) -> str:
     """The cell with IPython syntax replaced line for line."""
     lines = source.splitlines()
     if lines and lines[0].lstrip().startswith("%%"):
-        return "\n".join("" for _ in lines)
+        return "\n" * len(lines)
     result = []
     for line in lines:
         indent = line[: len(line) - len(line.lstrip())]
@@ -69,7 +69,7 @@ def blank_magics(source: str) -> str:
             result.append(f"{indent}pass" if indent else "")
         else:
             result.append(line)
-    return "\n".join(result)
+    return "".join(line + "\n" for line in result)  # one "\n" per line: splitlines() gives them all back
 
 
 def convert(data: object, path: str = "notebook.ipynb") -> Notebook:
