@@ -235,3 +235,17 @@ def test_odd_code_never_errors(tmp_path):
     assert [f for f in findings if f.code == "ORM000"] == []
     codes = {f.code for f in findings}
     assert {"ORM502", "ORM503"} <= codes  # the odd shapes still report what is certain
+
+
+@pytest.mark.parametrize(
+    "body, built",
+    [
+        ('table = "orders"\n\n    def run(self, x):\n        sink(f"SELECT * FROM {self.table} WHERE a = %s")', False),
+        ('table = "orders"\n\n    def __init__(self, t):\n        self.table = t\n\n    def run(self):\n        sink(f"SELECT * FROM {self.table}")', True),
+        ('def run(self, x):\n        sink(f"SELECT * FROM {self.table}")', True),
+    ],
+)
+def test_class_constants(body, built):
+    tree = parse("class Repository:\n    " + body + "\n")
+    assert dataflow.TaintAnalysis(tree).of(marked_call(tree)).built is built
+

@@ -305,6 +305,8 @@ def sql_built_from_strings(ctx: FileContext) -> Iterator[Finding]:
 
     Safe, and never flagged: values passed separately as parameters;
     literals; module-level constants (and imported `UPPER_CASE` names);
+    `self.table` when the class body assigns it a literal and no method
+    reassigns it;
     `int()` / `float()` / `bool()` / `len()` results, also joined from a
     comprehension of them (`",".join(str(int(i)) for i in ids)`, or
     `",".join(["%s"] * len(ids))` for placeholders); values that can only

@@ -462,7 +462,25 @@ class TaintAnalysis:
             return SAFE_TAINT
         if node.attr.isupper() and len(node.attr) > 1 and node.attr not in REQUEST_ATTRIBUTES:
             return SAFE_TAINT  # settings.SCHEMA, self.TABLE: named constants
+        if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls") and self.class_constant(node.attr, scope, depth):
+            return SAFE_TAINT  # ``table = "orders"`` in the class body, never reassigned
         return Taint(OPAQUE, source_text(node))
+
+    def class_constant(self, attr: str, scope: Scope, depth: int) -> bool:
+        """Is ``self.<attr>`` a constant class attribute of the method's class that no method reassigns?"""
+        owner = self.table.parents.get(scope.node)
+        if not isinstance(owner, ast.ClassDef):
+            return False
+        values = [stmt.value for stmt in owner.body if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None
+                  and any(isinstance(t, ast.Name) and t.id == attr for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]))]
+        if len(values) != 1 or not isinstance(values[0], (ast.Constant, ast.Tuple, ast.List, ast.Dict, ast.JoinedStr)):
+            return False
+        for node in ast.walk(owner):
+            if (isinstance(node, ast.Attribute) and node.attr == attr and isinstance(node.ctx, ast.Store)
+                    and isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                return False  # set per instance somewhere: not a constant
+        class_scope = self.table.scope_of_node(owner)
+        return self.classify(values[0], class_scope, {}, depth + 1).state == SAFE
 
     def call(self, node: ast.Call, scope: Scope, env: dict[str, Taint], depth: int) -> Taint:
         rec = lambda child: self.classify(child, scope, env, depth + 1)  # noqa: E731
