@@ -816,7 +816,8 @@ def sensitive_field_exposed(ctx: FileContext) -> Iterator[Finding]:
             value = fields_option.value
             if not ((isinstance(value, ast.Constant) and value.value == "__all__") or ctx.resolve(value) in ALL_FIELDS_NAMES):
                 continue
-            reported, hidden, option = fields_option, set(), 'fields = "__all__"'
+            excluded = string_items(exclude_option.value) if exclude_option is not None else set()
+            reported, hidden, option = fields_option, excluded or set(), 'fields = "__all__"'
         elif exclude_option is not None:
             hidden = string_items(exclude_option.value)
             if hidden is None:
