@@ -82,6 +82,8 @@ def flake8_argv(args: argparse.Namespace, files: Sequence[str], roots: Sequence[
     for name in PASSED_THROUGH:
         for value in getattr(args, name):
             argv.append(f"--{name.replace('_', '-')}={value}")
+    if not args.select:
+        argv.append("--extend-select=ORM")  # an ORM review even where the config says select = E,F
     if args.jobs:
         argv.append(f"--jobs={args.jobs}")
     return argv + list(files)
@@ -175,6 +177,9 @@ class Review:
 
     def run(self) -> list[str]:
         files = self.files
+        for path in self.args.paths:
+            if not os.path.exists(path):
+                self.collector.handle(_violation("E902", os.path.normpath(path), 1, 1, "FileNotFoundError: No such file or directory"))
         python, cython, notebooks = [], [], []
         for path in files:
             if path.endswith(".ipynb"):

@@ -148,6 +148,17 @@ def test_selection_and_excludes_use_flake8s_options(project):
     assert "shop/views.py" not in result.stdout and "shop/models.py" in result.stdout
 
 
+def test_orm_codes_are_reviewed_even_with_a_narrow_config_select(project):
+    (project / "setup.cfg").write_text("[flake8]\nselect = E,F\n")
+    assert "ORM101" in orm_review(project, "--date", DATE).stdout
+    assert "ORM101" not in orm_review(project, "--date", DATE, "--select=F").stdout
+
+
+def test_missing_path_is_reported(project):
+    result = orm_review(project, "nowhere", "shop", "--date", DATE)
+    assert ("1", "E902") in codes_at(result, "nowhere") and "ORM101" in result.stdout
+
+
 def test_noqa_applies(project):
     (project / "shop" / "views.py").write_text(VIEWS.replace("Book.objects.all()]", "Book.objects.all()]  # noqa: ORM201"))
     assert "ORM201" not in orm_review(project, "--date", DATE).stdout
