@@ -210,6 +210,18 @@ def test_composite_index_proposals_come_from_multi_field_lookups(tmp_path):
     assert '`Index("ix_posts_status_author_id", Post.status, Post.author_id)` in Post.' in proposals[0]
 
 
+def test_nested_eager_load_goes_on_the_query_the_message_names():
+    source = (
+        "def reminders():\n"
+        "    for order in Order.objects.filter(status='x'):\n"
+        "        titles = [item.book.title for item in order.items.all()]\n"
+    )
+    message = 'N+1 query: \'item.book\' is loaded once per row of order.items.all(); add .prefetch_related("items__book") to Order.objects.filter(...)'
+    example = build_example(source.splitlines(), ast.parse(source), 3, 22, "ORM201", message, "c.py")
+    assert example["improved"].splitlines()[0] == "    for order in Order.objects.filter(status='x').prefetch_related(\"items__book\"):"
+    assert example["improved"].splitlines()[1] == source.splitlines()[2]
+
+
 def test_locations_and_tasks(shop_records):
     text = build_review(shop_records, "2026-01-02", ["shop"]).text
     assert re.search(r"\*\*Location\*\*: `[^`]*shop/models.py:lines 15-15`", text)

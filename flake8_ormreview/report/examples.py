@@ -300,23 +300,57 @@ def _query_anchor(expr: ast.expr) -> ast.expr:
     return expr
 
 
-def rewrite_orm201(site: Site) -> Example | None:
-    match = re.search(r"add (\.(?:select_related|prefetch_related|options)\(.*\))\s*$", site.message)
-    if not match:
-        match = re.search(r"(\.(?:select_related|prefetch_related|options)\((?:[^()]|\([^()]*\))*\))", site.message)
-    found = _loop_iter(site)
-    if not match or not found:
+def _eager_fix(message: str) -> tuple[str, str]:
+    """(the eager-loading call the message proposes, the query it goes on or "")."""
+    for prefix in (".select_related(", ".prefetch_related(", ".options("):
+        begin = message.find("add " + prefix)
+        if begin >= 0:
+            fix = _call_in_message(message[begin + 4:], prefix)
+            if fix:
+                rest = message[begin + 4 + len(fix):]
+                target = rest[4:].strip().rstrip(".;") if rest.startswith(" to ") else ""
+                return fix, target
+    return "", ""
+
+
+def _matches(site: Site, node: ast.AST, target: str) -> bool:
+    """Does the source of ``node`` read like ``target`` (where the message elides arguments as ``(...)``)?"""
+    pattern = re.escape(" ".join(target.split()))
+    pattern = pattern.replace(r"\(\.\.\.\)", r"\(.*?\)").replace(r"\[\.\.\.\]", r"\[.*?\]")
+    return re.fullmatch(pattern, " ".join(_segment(site, node).split())) is not None
+
+
+def _query_for(site: Site, target: str) -> tuple[ast.expr, int] | None:
+    """The query expression to rewrite and the first line to show: the loop's own iterable, or the
+    enclosing query the message names ("add .prefetch_related(..) to Order.objects.filter(...)")."""
+    loops = _innermost(site.tree, site.line, (ast.For, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp))
+    candidates: list[tuple[ast.expr, int]] = []
+    for loop in reversed(loops):
+        iterables = [loop.iter] if isinstance(loop, (ast.For, ast.AsyncFor)) else [g.iter for g in loop.generators]
+        for iterable in iterables:
+            candidates.append((iterable, loop.lineno))
+            if isinstance(iterable, ast.Name):
+                assigned = _assignment_of(site, iterable.id, loop.lineno)
+                if assigned is not None:
+                    candidates.append((assigned, assigned.lineno))
+    if not target:
+        for iterable, line in candidates:
+            if not isinstance(iterable, ast.Name):
+                return iterable, line
         return None
-    fix = match.group(1)
-    loop, iterable = found
-    start = loop.lineno
-    if isinstance(iterable, ast.Name):
-        assigned = _assignment_of(site, iterable.id, loop.lineno)
-        if assigned is None:
-            return None
-        iterable = assigned
-        start = assigned.lineno
-    anchor = _query_anchor(iterable)
+    for node, line in candidates:
+        if not isinstance(node, ast.Name) and _matches(site, node, target):
+            return node, line
+    return None
+
+
+def rewrite_orm201(site: Site) -> Example | None:
+    fix, target = _eager_fix(site.message)
+    found = _query_for(site, target) if fix else None
+    if not found:
+        return None
+    query, start = found
+    anchor = _query_anchor(query)
     if anchor.end_lineno is None or anchor.end_col_offset is None:
         return None
     new = _insert(site.lines, anchor.end_lineno, anchor.end_col_offset, fix)
