@@ -366,3 +366,53 @@ def test_a_broken_structure_is_never_written(tmp_path, monkeypatch):
     with pytest.raises(writer.ReportError, match="markdown structure is broken"):
         writer.write_review({}, str(tmp_path), "2026-01-02", ["."])
     assert not (tmp_path / "orm-optimization-review-2026-01-02.md").exists()
+
+
+MIGRATION = '''\
+from django.contrib.postgres.operations import AddIndexConcurrently
+from django.db import migrations, models
+
+from shop.models import Book
+
+
+class Migration(migrations.Migration):
+    dependencies = [("shop", "0001_initial")]
+
+    operations = [
+        AddIndexConcurrently(
+            model_name="book",
+            index=models.Index(fields=["title"], name="book_title_idx"),
+        ),
+        migrations.RenameField(model_name="book", old_name="name", new_name="title"),
+    ]
+'''
+
+
+def migration_example(line: int, code_: str, message: str = "m") -> dict:
+    return build_example(MIGRATION.splitlines(), ast.parse(MIGRATION), line, 8, code_, message, "0002.py")
+
+
+def test_migration_rewrites():
+    concurrent = migration_example(11, "ORM408")
+    assert concurrent["improved"].splitlines()[:2] == ["class Migration(migrations.Migration):", "    atomic = False  # concurrent index builds cannot run in a transaction"]
+    assert "AddIndexConcurrently(" in concurrent["current"] and "AddIndexConcurrently(" in concurrent["improved"]
+    imported = migration_example(4, "ORM409")
+    assert imported["current"] == "from shop.models import Book"
+    assert 'Book = apps.get_model("shop", "Book")' in imported["improved"]
+    renamed = migration_example(15, "ORM403")
+    assert renamed["current"].strip() == 'migrations.RenameField(model_name="book", old_name="name", new_name="title"),'
+    assert "migrations.SeparateDatabaseAndState(" in renamed["improved"] and "state_operations=[" in renamed["improved"]
+    ast.parse(textwrap.dedent(renamed["improved"].split("\n", 1)[1]).rstrip(","))
+
+
+def test_alembic_not_null_column_rewrite():
+    source = 'def upgrade():\n    op.add_column("posts", sa.Column("status", sa.String(20), nullable=False, default="draft"))\n'
+    example = build_example(source.splitlines(), ast.parse(source), 2, 4, "ORM401", "m", "r.py")
+    assert example["improved"] == '    op.add_column("posts", sa.Column("status", sa.String(20), nullable=False, default="draft", server_default=\'draft\'))'
+
+
+def test_unknown_case_falls_back_to_the_rules_own_example():
+    source = "x = compute()\n"
+    example = build_example(source.splitlines(), ast.parse(source), 1, 0, "ORM999", "m", "a.py", fallback="y = better()\n")
+    assert example["current"] == "x = compute()"
+    assert example["improved"] == "# No line-level rewrite for this case; the rule's recommended pattern:\ny = better()"
