@@ -384,3 +384,23 @@ def test_random_chains_never_raise_and_rows_stay_rows(context, receiver, steps):
     loop = q.loops(ctx)[0]
     if info is not None and info.framework == "django" and any(n in q.DJANGO_ROWS for n, _ in steps):
         assert info.result != q.INSTANCES and not loop.targets
+
+
+def test_imports_relative_to_a_nested_project_root_resolve_when_unique(tmp_path, monkeypatch):
+    for project in ("backend", "legacy"):
+        (tmp_path / project / "shop").mkdir(parents=True)
+        (tmp_path / project / "shop" / "models.py").write_text(DJANGO_MODELS)
+    (tmp_path / "backend" / "billing").mkdir()
+    (tmp_path / "backend" / "billing" / "models.py").write_text(
+        "from django.db import models\n\nclass Invoice(models.Model):\n    number = models.CharField(max_length=9)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    source = "from shop.models import Book\nfrom billing.models import Invoice\n"
+    tree = ast.parse(source)
+    facts = extract_module(tree, "backend/shop/views.py", ".", "backend.shop.views")
+    index = ProjectIndex(["."], cache_dir=None)
+    index.override(facts)
+    ctx = FileContext("backend/shop/views.py", source, tree, facts, ImportMap.from_tree(tree, "backend.shop.views"), index)
+    assert q.resolve_model(ctx, "billing.models.Invoice").qualname == "backend.billing.models.Invoice"
+    assert q.resolve_model(ctx, "shop.models.Book") is None  # backend.shop and legacy.shop: ambiguous
+    assert q.resolve_model(ctx, "Invoice") is None

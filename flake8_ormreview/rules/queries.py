@@ -34,6 +34,7 @@ from ..semantic.querysets import (
     parent_of,
     query_source,
     relation_of,
+    resolve_model,
 )
 
 SQLA_FRAMEWORKS = ("sqlalchemy", "sqlmodel")
@@ -1900,7 +1901,7 @@ def _sqla_column(ctx: FileContext, model: ModelFact, node: ast.AST) -> str:
     if isinstance(owner, ast.Attribute) and owner.attr == "c":
         owner = owner.value
     qual = ctx.imports.resolve(owner) if isinstance(owner, (ast.Name, ast.Attribute)) else None
-    found = ctx.index.model(qual) if qual else None
+    found = resolve_model(ctx, qual)
     if found is None or found.qualname != model.qualname:
         return ""
     fact = model.field_for(node.attr)

@@ -28,7 +28,9 @@ Public API (stable; other rule modules import it):
   receiver to the outermost call.
 - ``parent_of(ctx, node)``, ``enclosing_function(ctx, node)``,
   ``is_session_like(ctx, node)``, ``names_in(node)``,
-  ``relation_of(ctx, model, name)``.
+  ``relation_of(ctx, model, name)``, ``resolve_model(ctx, qualname)`` (the
+  index lookup, plus a unique-suffix fallback for imports relative to a
+  nested project root).
 
 ``QueryInfo.result`` says what the expression yields: ``"instances"`` (lazy
 queryset / ``Query`` / scalars: iterating gives model instances), ``"rows"``
@@ -264,6 +266,35 @@ def method_chain(node: ast.AST) -> list[tuple[str, ast.Call]]:
         else:
             break
     return list(reversed(steps))
+
+
+def resolve_model(ctx, qualname: str | None) -> ModelFact | None:
+    """``ctx.index.model(qualname)``, else the one model whose qualified name ends with it.
+
+    ``from shop.models import Book`` in a project whose index root is one level up
+    (``backend/shop/models.py`` indexed as ``backend.shop.models``) still finds
+    ``backend.shop.models.Book``; two candidates mean unknown.
+    """
+    if not qualname:
+        return None
+    index = ctx.index
+    found = index.model(qualname)
+    if found is not None or "." not in qualname:
+        return found
+    models = getattr(index, "models", None)
+    if not models:
+        return None
+    key = ("querysets.suffixes", id(models))
+    suffixes = ctx.cache.get(key)
+    if suffixes is None:
+        suffixes = {}
+        for name, model in models.items():
+            parts = name.split(".")
+            for start in range(1, len(parts) - 1):
+                suffixes.setdefault(".".join(parts[start:]), []).append(model)
+        ctx.cache[key] = suffixes
+    candidates = suffixes.get(qualname, [])
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def relation_of(ctx, model: ModelFact, name: str) -> Relation | None:
@@ -593,7 +624,7 @@ class QueryAnalysis:
         qual = self.ctx.imports.resolve(node)
         if not qual:
             return None
-        model = self.ctx.index.model(qual)
+        model = resolve_model(self.ctx, qual)
         if model is not None and model.framework and not model.abstract:
             return model
         return None

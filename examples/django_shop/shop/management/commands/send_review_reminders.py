@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from ...models import Order
+from shop.models import Order
 
 
 class Command(BaseCommand):
