@@ -119,6 +119,21 @@ def test_every_code_of_the_specification_is_registered():
         pytest.xfail(f"rules still landing: {missing}")
 
 
+def test_names_and_severities_agree_with_the_specification():
+    spec = spec_rules_file()
+    if spec is None:
+        pytest.skip("RULES.md (the product specification) is not available here")
+    rows = re.findall(r"^\|\s*(ORM\d{3})\s*\|\s*([\w-]+)\s*\|\s*(critical|major|minor)\s*\|", spec.read_text(encoding="utf-8"), re.M)
+    assert rows, "no rule table found in RULES.md"
+    registered = {r.code: r for r in RULES}
+    disagree = [
+        f"{code}: {registered[code].name}/{registered[code].severity.value} != {name}/{severity}"
+        for code, name, severity in rows
+        if code in registered and (registered[code].name, registered[code].severity.value) != (name, severity)
+    ]
+    assert not disagree, disagree
+
+
 # -- the docs' examples are executed ---------------------------------------------------------
 
 
