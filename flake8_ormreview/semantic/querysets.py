@@ -16,6 +16,8 @@ Public API (stable; other rule modules import it):
   ``session.exec(select(M))``; names assigned from such expressions in the
   same function (flow-sensitive: eager loading added on only some branches
   does not count) and calls of functions in the same module that return one.
+  Models loaded at module level with ``X = apps.get_model("app", "Model")``
+  (or Oscar's ``get_model``) count as imported.
 - ``instance_of(ctx, node) -> Instance | None``: the model instance a name or
   expression holds (a loop variable over a query, a ``get()``/``first()``
   result, ``Model(..)``), with the query and relation path it came through.
@@ -420,6 +422,7 @@ class QueryAnalysis:
         self._returns_busy: set[str] = set()
         self._loops: list[Loop] | None = None
         self._query_memo: dict[int, QueryInfo | None] = {}
+        self._loaded: dict[str, ModelFact] | None = None
         self._instance_memo: dict[int, Instance | None] = {}
 
     # -- structure ------------------------------------------------------------------------
@@ -625,9 +628,34 @@ class QueryAnalysis:
         if not qual:
             return None
         model = resolve_model(self.ctx, qual)
+        if model is None and isinstance(node, ast.Name):
+            model = self.loaded_models().get(node.id)
         if model is not None and model.framework and not model.abstract:
             return model
         return None
+
+    def loaded_models(self) -> dict[str, ModelFact]:
+        """Module-level ``Product = get_model("catalogue", "Product")`` (Django apps registry, Oscar)."""
+        if self._loaded is None:
+            self._loaded = {}
+            for stmt in self.tree.body:
+                if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.value, ast.Call)):
+                    continue
+                target, call = stmt.targets[0], stmt.value
+                called = self.ctx.imports.resolve(call.func) if isinstance(call.func, (ast.Name, ast.Attribute)) else None
+                if not called or not called.endswith("get_model") or call.keywords:
+                    continue
+                labels = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+                if len(labels) != len(call.args):
+                    continue
+                if len(labels) == 1 and labels[0].count(".") == 1:
+                    labels = labels[0].split(".")
+                if len(labels) != 2 or not isinstance(target, ast.Name):
+                    continue
+                model = self.ctx.index.by_label.get((labels[0], labels[1]))
+                if model is not None:
+                    self._loaded[target.id] = model
+        return self._loaded
 
     def instance(self, node: ast.AST, env: Env) -> Instance | None:
         """The model instance an expression holds: a bound name or ``row.fk`` / ``row.o2o``."""
