@@ -15,7 +15,8 @@ Public API (stable; other rule modules import it):
   ``session.get(M, id)``, Flask-SQLAlchemy ``M.query`` and SQLModel
   ``session.exec(select(M))``; names assigned from such expressions in the
   same function (flow-sensitive: eager loading added on only some branches
-  does not count) and calls of functions in the same module that return one.
+  does not count), calls of functions in the same module that return one,
+  and ``self.get_queryset()`` / ``self.queryset`` of the enclosing class.
   Models loaded at module level with ``X = apps.get_model("app", "Model")``
   (or Oscar's ``get_model``) count as imported.
 - ``instance_of(ctx, node) -> Instance | None``: the model instance a name or
@@ -418,8 +419,8 @@ class QueryAnalysis:
         self.module_functions = {
             n.name: n for n in self.tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
         }
-        self.returns: dict[str, QueryInfo | None] = {}
-        self._returns_busy: set[str] = set()
+        self.returns: dict[int, QueryInfo | None] = {}
+        self._returns_busy: set[int] = set()
         self._loops: list[Loop] | None = None
         self._query_memo: dict[int, QueryInfo | None] = {}
         self._loaded: dict[str, ModelFact] | None = None
@@ -699,6 +700,9 @@ class QueryAnalysis:
         return None
 
     def resolve_attribute(self, node: ast.Attribute, env: Env, depth: int) -> QueryInfo | None:
+        member = self.own_class_member(node, node.value, node.attr)
+        if member is not None and not isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return self.resolve(member, {}, depth + 1)  # ``queryset = Book.objects...`` on the class
         model = self.model_of(node.value)
         if model is not None:
             if model.framework == "django" and (node.attr in DJANGO_MANAGERS or node.attr in model.managers):
@@ -744,6 +748,9 @@ class QueryAnalysis:
                 statement = self.resolve(node.args[0], env, depth + 1)
                 if statement is not None and statement.result in (STATEMENT, WRITE) and not statement.evaluated:
                     return self.execute(statement, func.attr, node)
+            member = self.own_class_member(node, func.value, func.attr)
+            if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                return self.returns_of(member)  # ``self.get_queryset()`` of a class-based view
             if func.attr == "query" and node.args:
                 return self.session_query(node)
             if func.attr == "get" and len(node.args) >= 2:
@@ -936,25 +943,47 @@ class QueryAnalysis:
 
     def function_returns(self, name: str) -> QueryInfo | None:
         """The query a module-level function returns on every path, if any."""
-        if name in self.returns:
-            return self.returns[name]
-        if name in self._returns_busy:
+        return self.returns_of(self.module_functions[name])
+
+    def returns_of(self, function: ast.AST) -> QueryInfo | None:
+        """The query ``function`` returns on every path (eager loading common to all), if any."""
+        key = id(function)
+        if key in self.returns:
+            return self.returns[key]
+        if key in self._returns_busy:
             return None
-        self._returns_busy.add(name)
-        function = self.module_functions[name]
+        self._returns_busy.add(key)
         found: list[QueryInfo | None] = []
         for node in ast.walk(function):
             if isinstance(node, ast.Return) and self.function_of(node) is function:
                 found.append(self.query_at(node.value) if node.value is not None else None)
-        self._returns_busy.discard(name)
+        self._returns_busy.discard(key)
         result = None
         if found and all(f is not None for f in found):
-            first = found[0]
-            if all(f.model.qualname == first.model.qualname and f.result == first.result for f in found):
-                eager = frozenset.intersection(*(f.eager for f in found))
-                result = replace(first, eager=eager)
-        self.returns[name] = result
+            merged: Env = {"value": found[0]}
+            for other in found[1:]:
+                merged = merge_envs(merged, {"value": other})
+            result = merged.get("value")
+        self.returns[key] = result
         return result
+
+    def own_class_member(self, call_or_attribute: ast.AST, receiver: ast.AST, name: str) -> ast.AST | None:
+        """``self.<name>`` inside a method: the method or class attribute of the enclosing class."""
+        function = self.function_of(call_or_attribute)
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or not function.args.args:
+            return None
+        if not (isinstance(receiver, ast.Name) and receiver.id == function.args.args[0].arg):
+            return None
+        owner = self.parents.get(id(function))
+        if not isinstance(owner, ast.ClassDef):
+            return None
+        for stmt in owner.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
+                return stmt
+            if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                    and stmt.targets[0].id == name):
+                return stmt.value
+        return None
 
     # -- loops ------------------------------------------------------------------------------
 
