@@ -50,8 +50,6 @@ FRESH_QUERIES = {
 }
 PER_ROW_AGGREGATES = {"count", "exists", "aggregate", "acount", "aexists", "aaggregate"}
 CACHE_AWARE_AGGREGATES = {"count", "exists", "acount", "aexists"}
-DYNAMIC_QUERIES = {"all", "filter", "filter_by", "order_by", "first", "one", "one_or_none", "limit", "offset",
-                   "where", "options", "join", "scalar", "get", "__iter__"}
 DYNAMIC_WRITES = {"append", "remove", "extend", "add_all"}
 
 
@@ -249,7 +247,7 @@ def n_plus_one_findings(ctx: FileContext) -> Iterator[tuple[Access, str, str]]:
         return id(access.instance.query.node)
 
     eager = [(root(a), a.path) for a, _, fix in found.values() if fix.startswith("add .")]
-    for (loop, path), item in found.items():
+    for (_loop, path), item in found.items():
         folded = item[2].startswith("add .") and any(
             other_root == root(item[0]) and len(other) > len(path) and other[: len(path)] == path
             for other_root, other in eager
@@ -760,7 +758,7 @@ def counted_loops(item: LoopQuery) -> list[Loop]:
 
 def lookup_of(ctx: FileContext, info: QueryInfo, names: set[str]) -> str:
     """The field a query filters with a loop-dependent value: ``pk``, ``author``, ``id``."""
-    for name, call in info.chain:
+    for _name, call in info.chain:
         if not isinstance(call, ast.Call):
             continue
         for keyword in call.keywords:

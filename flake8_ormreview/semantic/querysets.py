@@ -468,7 +468,7 @@ class QueryAnalysis:
         for position, comp in reversed(found):
             child = ancestors[position - 1]
             grandchild = ancestors[position - 2] if position >= 2 else None
-            for number, generator in enumerate(comp.generators):
+            for generator in comp.generators:
                 if child is generator and grandchild is generator.iter:
                     break  # an iterable sees only the earlier generators' targets
                 self.bind_target(generator.target, generator.iter, env, comp)
