@@ -243,6 +243,7 @@ def n_plus_one_findings(ctx: FileContext) -> Iterator[tuple[Access, str, str]]:
         if verdict is None:
             continue
         found.setdefault((id(access.instance.loop), access.path), (access, verdict[0], verdict[1]))
+
     def root(access: Access) -> int:
         return id(access.instance.query.node)
 
@@ -311,7 +312,8 @@ def _is_iterated(ctx: FileContext, node: ast.AST) -> bool:
     parent = parent_of(ctx, node)
     if isinstance(parent, (ast.For, ast.AsyncFor, ast.comprehension)) and parent.iter is node:
         return True
-    return isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id in ("list", "len", "sorted", "set", "tuple")
+    consumers = ("list", "len", "sorted", "set", "tuple")
+    return isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id in consumers
 
 
 @rule(
@@ -793,7 +795,8 @@ def query_in_loop_fix(ctx: FileContext, item: LoopQuery, names: set[str]) -> str
                     field = head
                 else:
                     return f"combine the per-item conditions into one {manager}.filter(Q(...) | Q(...)) before the loop"
-            return f"query once before the loop with {manager}.filter({field.removesuffix('__exact')}__in=...) and look rows up in a dict"
+            lookup = f"{field.removesuffix('__exact')}__in=..."
+            return f"query once before the loop with {manager}.filter({lookup}) and look rows up in a dict"
         return f"query {model} once before the loop and look rows up in a dict"
     column = field or info.model.pk_name
     if info.origin == "session_get" or (info.origin in ("query", "model_query") and info.terminal == "get"):
@@ -896,7 +899,12 @@ def assigned_fields(loop: Loop, name: str, model: ModelFact) -> list[str]:
     """Model fields assigned on ``name`` in the loop body (``obj.status = ..``), in order."""
     fields: list[str] = []
     for node in loop.walk_body():
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        else:
+            continue
         for target in targets:
             if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == name
                     and model.field_for(target.attr) is not None and target.attr not in fields):
@@ -1504,7 +1512,8 @@ def aggregate_fix(info: QueryInfo, function: str, field: str, filtered: bool) ->
         extra = ".filter(...)" if filtered else ""
         return f'{text}{extra}.aggregate({label}={BUILTIN_AGGREGATES[function]}("{field}"))["{label}"]'
     model = info.model.name
-    return f"session.scalar(select(func.{function}({model}.{field})){'.where(...)' if filtered or info.has('where', 'filter', 'filter_by') else ''})"
+    where = ".where(...)" if filtered or info.has("where", "filter", "filter_by") else ""
+    return f"session.scalar(select(func.{function}({model}.{field})){where})"
 
 
 @rule(
@@ -1667,7 +1676,7 @@ def loop_invariant_query(ctx: FileContext) -> Iterator[Finding]:
 
     ## References
     - [Django: understand QuerySet evaluation and caching](https://docs.djangoproject.com/en/stable/topics/db/optimization/#understand-queryset-evaluation)
-    - [Junwen Yang et al., PowerStation: automatically detecting and fixing inefficiencies of database-backed web applications](https://hyperloop-rails.github.io/powerstation/)
+    - [UW database group: Introducing PowerStation (loop-invariant queries in ORM code)](https://medium.com/@uwdb/introducing-powerstation-26c8b3a53191)
     """
     if not query_rules_apply(ctx):
         return
@@ -1883,7 +1892,8 @@ def sqlalchemy_lookups(ctx: FileContext, info: QueryInfo, name: str, call: ast.C
 
 
 def _unwrap_order(ctx: FileContext, node: ast.AST) -> ast.AST:
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("desc", "asc", "nulls_last", "nulls_first"):
+    modifiers = ("desc", "asc", "nulls_last", "nulls_first")
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in modifiers:
         return _unwrap_order(ctx, node.func.value)
     if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)) and node.args:
         if ctx.canonical(node.func) in ("sqlalchemy:desc", "sqlalchemy:asc"):
@@ -2096,7 +2106,7 @@ def unindexed_lookup(ctx: FileContext) -> Iterator[Finding]:
         if not model.schema_owned or model.abstract:
             continue
         lookups = query_lookups(ctx, node, info)
-        equality = {l.field for l in lookups if l.equality}
+        equality = {lookup.field for lookup in lookups if lookup.equality}
         uncovered: list[str] = []
         uncovered_equality: list[str] = []
         for lookup in lookups:

@@ -1148,5 +1148,3 @@ def merge_envs(a: Env, b: Env) -> Env:
             if left.model.qualname == right.model.qualname and left.kind == right.kind:
                 merged[name] = left
     return merged
-
-
