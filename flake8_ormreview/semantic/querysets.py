@@ -16,7 +16,9 @@ Public API (stable; other rule modules import it):
   ``session.exec(select(M))``; names assigned from such expressions in the
   same function (flow-sensitive: eager loading added on only some branches
   does not count), calls of functions in the same module that return one,
-  and ``self.get_queryset()`` / ``self.queryset`` of the enclosing class.
+  ``self.get_queryset()`` / ``self.queryset`` of the enclosing class, and
+  parameters of a module-level helper that every call in the module passes a
+  query for (``_rows(Book.objects.all())``).
   Models loaded at module level with ``X = apps.get_model("app", "Model")``
   (or Oscar's ``get_model``) count as imported.
 - ``instance_of(ctx, node) -> Instance | None``: the model instance a name or
@@ -446,13 +448,68 @@ class QueryAnalysis:
         if function is not None and id(function) not in self.flowed:
             self.flowed.add(id(function))
             body = function.body if isinstance(function.body, list) else []
-            self.flow(body, {})
+            self.flow(body, self.parameter_queries(function))
         if function is None and id(self.tree) not in self.flowed:
             self.flowed.add(id(self.tree))
             self.flow(self.tree.body, {}, module_level=True)
         statement = self.statement_of(node)
         env = self.env_before.get(id(statement), {}) if statement is not None else {}
         return self.with_comprehension_targets(node, env)
+
+    def parameter_queries(self, function: ast.AST) -> Env:
+        """Parameters of a module-level helper that every call in this module passes a query for.
+
+        ``def _rows(books): for b in books: ...`` called as ``_rows(Book.objects.all())``:
+        ``books`` is that query (eager loading common to every call site).  A helper
+        referenced other than by direct calls (a callback, a decorator target) binds nothing.
+        """
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or function.decorator_list:
+            return {}
+        if self.parents.get(id(function)) is not self.tree:
+            return {}
+        calls = []
+        for node in all_nodes(self.tree):
+            if isinstance(node, ast.Name) and node.id == function.name and isinstance(node.ctx, ast.Load):
+                parent = self.parents.get(id(node))
+                if not (isinstance(parent, ast.Call) and parent.func is node):
+                    return {}  # passed around: other callers are unknown
+                if self.function_of(parent) is function:
+                    return {}  # recursive
+                calls.append(parent)
+        if not calls:
+            return {}
+        params = [a.arg for a in function.args.posonlyargs + function.args.args]
+        env: Env = {}
+        for position, name in enumerate(params):
+            merged: Env | None = None
+            for call in calls:
+                argument = self.argument_for(call, position, name)
+                info = self.argument_query(argument) if argument is not None else None
+                if info is None:
+                    merged = None
+                    break
+                merged = {name: info} if merged is None else merge_envs(merged, {name: info})
+            if merged and name in merged:
+                env[name] = merged[name]
+        return env
+
+    def argument_query(self, argument: ast.AST) -> QueryInfo | None:
+        """The query passed as an argument, without memoising: the caller may be mid-flow."""
+        caller = self.function_of(argument)
+        if id(caller if caller is not None else self.tree) not in self.flowed:
+            env = self.env_at(argument)
+        else:
+            statement = self.statement_of(argument)
+            env = self.with_comprehension_targets(argument, self.env_before.get(id(statement), {}))
+        return self.resolve(argument, env)
+
+    @staticmethod
+    def argument_for(call: ast.Call, position: int, name: str) -> ast.AST | None:
+        if any(isinstance(a, ast.Starred) for a in call.args[: position + 1]):
+            return None
+        if position < len(call.args):
+            return call.args[position]
+        return next((k.value for k in call.keywords if k.arg == name), None)
 
     def with_comprehension_targets(self, node: ast.AST, env: Env) -> Env:
         """Add the variables of comprehensions enclosing ``node`` (outermost first)."""
