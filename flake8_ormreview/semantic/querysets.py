@@ -389,11 +389,17 @@ def instance_of(ctx, node: ast.AST) -> Instance | None:
 
 
 def loops(ctx) -> list[Loop]:
-    return analysis(ctx).loops()
+    try:
+        return analysis(ctx).loops()
+    except RecursionError:  # absurdly nested code: no loop facts rather than a crash
+        return []
 
 
 def enclosing_loops(ctx, node: ast.AST) -> list[Loop]:
-    return analysis(ctx).enclosing_loops(node)
+    try:
+        return analysis(ctx).enclosing_loops(node)
+    except RecursionError:
+        return []
 
 
 def parent_of(ctx, node: ast.AST) -> ast.AST | None:
@@ -426,6 +432,7 @@ class QueryAnalysis:
         self._loops: list[Loop] | None = None
         self._query_memo: dict[int, QueryInfo | None] = {}
         self._loaded: dict[str, ModelFact] | None = None
+        self._function_uses: dict[str, list[ast.Name]] | None = None
         self._instance_memo: dict[int, Instance | None] = {}
 
     # -- structure ------------------------------------------------------------------------
@@ -467,15 +474,19 @@ class QueryAnalysis:
             return {}
         if self.parents.get(id(function)) is not self.tree:
             return {}
+        if self._function_uses is None:
+            self._function_uses = {}
+            for node in all_nodes(self.tree):
+                if isinstance(node, ast.Name) and node.id in self.module_functions and isinstance(node.ctx, ast.Load):
+                    self._function_uses.setdefault(node.id, []).append(node)
         calls = []
-        for node in all_nodes(self.tree):
-            if isinstance(node, ast.Name) and node.id == function.name and isinstance(node.ctx, ast.Load):
-                parent = self.parents.get(id(node))
-                if not (isinstance(parent, ast.Call) and parent.func is node):
-                    return {}  # passed around: other callers are unknown
-                if self.function_of(parent) is function:
-                    return {}  # recursive
-                calls.append(parent)
+        for node in self._function_uses.get(function.name, []):
+            parent = self.parents.get(id(node))
+            if not (isinstance(parent, ast.Call) and parent.func is node):
+                return {}  # passed around: other callers are unknown
+            if self.function_of(parent) is function:
+                return {}  # recursive
+            calls.append(parent)
         if not calls:
             return {}
         params = [a.arg for a in function.args.posonlyargs + function.args.args]
