@@ -35,8 +35,8 @@ def analyze(
         if tree is None:
             try:
                 tree = ast.parse(source, filename=path)
-            except (SyntaxError, ValueError):
-                return []
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                return []  # too deep for CPython's parser counts as not parsing (flake8 never gets this far)
         all_nodes(tree)  # one walk, shared by every rule (children and parents come with it)
         if index is None:
             index = get_index(options.source_roots)

@@ -29,7 +29,7 @@ from .index import get_index
 from .notebooks import Notebook, load_notebook
 from .options import Options
 from .registry import get_rule
-from .report.records import make_record
+from .report.records import make_record, read_source
 from .report.writer import ReportError, review_date, write_review
 
 PATTERNS = ["*.py", "*.pyw", "*.pyx", "*.pxd", "*.ipynb"]
@@ -135,11 +135,7 @@ def _index_deferred() -> Iterator[None]:
 
 
 def read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-            return handle.read()
-    except OSError:
-        return None
+    return read_source(path)
 
 
 def parses(source: str) -> bool:

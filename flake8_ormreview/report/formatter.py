@@ -21,7 +21,7 @@ from typing import Any
 from flake8.formatting.default import Default
 
 from ..options import Options
-from .records import make_record
+from .records import make_record, read_source
 from .writer import ReportError, write_review
 
 NBQA_TEMP = re.compile(r"^(?P<stem>.+).{8}_nbqa_ipynb\.py$")
@@ -135,11 +135,7 @@ class OrmReviewFormatter(Default):
         except Exception:  # noqa: BLE001
             index = None
         notebook = nbqa_notebook_for(filename)
-        try:
-            with open(filename, encoding="utf-8", errors="surrogateescape") as handle:
-                source = handle.read()
-        except OSError:
-            source = None
+        source = read_source(filename)
         display = os.path.normpath(notebook if notebook else filename)
         if notebook and source is not None:
             mapping = nbqa_cell_map(source, nbqa_kept_cells(notebook))

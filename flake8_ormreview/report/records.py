@@ -52,6 +52,26 @@ def severity_of(code: str) -> str:
     return "minor"
 
 
+def read_source(path: str) -> str | None:
+    """A file's text as Python reads it (PEP 263 coding cookie, BOM); ``None`` when unreadable."""
+    import io
+    import tokenize
+
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return None
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    except (SyntaxError, LookupError):
+        encoding = "utf-8"
+    try:
+        return raw.decode(encoding, errors="replace")
+    except LookupError:
+        return raw.decode("utf-8", errors="replace")
+
+
 def source_lines(source: str) -> list[str]:
     return source.splitlines()
 
