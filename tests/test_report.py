@@ -416,3 +416,12 @@ def test_unknown_case_falls_back_to_the_rules_own_example():
     example = build_example(source.splitlines(), ast.parse(source), 1, 0, "ORM999", "m", "a.py", fallback="y = better()\n")
     assert example["current"] == "x = compute()"
     assert example["improved"] == "# No line-level rewrite for this case; the rule's recommended pattern:\ny = better()"
+
+
+def test_html_escapes_html_from_the_source(tmp_path):
+    from flake8_ormreview.report.markdown import render_html
+
+    source = "from django.db import models\n\n\nclass A(models.Model):\n    '''x'''\n    password = models.CharField(max_length=9, help_text='<script>alert(1)</script>')\n"
+    records = records_for(tmp_path, {"m.py": source}, {"m.py": [(6, 4, "ORM501", "A.password <b>plain</b> <script>x</script>")]})
+    html = render_html(build_review(records, "2026-01-02", ["."]).text, "t")
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<b>" not in html
