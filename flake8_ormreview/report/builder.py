@@ -341,7 +341,7 @@ class ReviewBuilder:
             f"- **Technical Severity**: Critical - production incident risk ({escape(rule.category.title)}, {code_})",
             f"- **Root Cause**: {escape(first.message)}" + (f" (and {len(findings) - 1} more like it)" if len(findings) > 1 else ""),
             f"- **Blast Radius**: {radius}; {len(findings)} finding(s) in {len({f.path for f in findings})} file(s)",
-            f"- **Remediation Strategy**: {REMEDIATION[rule.category.value]}",
+            f"- **Remediation Strategy**: {self.remediation(rule.category.value, first.message, len(findings))}",
             f"- **Prevention Measures**: {PREVENTION[rule.category.value]}",
             "- **Implementation Example**:",
         )
@@ -353,6 +353,16 @@ class ReviewBuilder:
             f"# Additional Safeguards\n{example.get('safeguards') or '# Keep ' + code_ + ' enabled in CI.'}"
         )
         self.doc.block(body)
+
+    @staticmethod
+    def remediation(category: str, message: str, count: int) -> str:
+        """The category's steps, with step 1 spelled out from the finding's own fix."""
+        steps = REMEDIATION[category]
+        fix = message.rsplit("; ", 1)[1].strip() if "; " in message else ""
+        if fix and steps.startswith("1. "):
+            where = f" (for each of the {count} locations, adapted to it)" if count > 1 else ""
+            steps = f"1. {escape(fix[0].upper() + fix[1:]).rstrip('.')}{where}." + steps[steps.index(" 2. "):]
+        return steps
 
     # -- improvement opportunities --------------------------------------------------------
 
