@@ -232,3 +232,12 @@ def test_nbqa_findings_map_to_the_cells_nbqa_reports(project):
     text = (project / "out" / REPORT).read_text(encoding="utf-8")
     assert "`nb.ipynb:cell_4:3`" in text and "_nbqa_ipynb" not in text
     assert "Reviewed `nb.ipynb`" in text and "1 .ipynb" in text
+
+
+def test_select_orm_still_names_files_that_do_not_parse_in_the_review(project):
+    (project / "shop" / "broken.py").write_text("def broken(:\n    pass\n")
+    result = flake8(project, *review_args(project / "out"), "--select=ORM", "shop")
+    assert "E999" not in result.stdout  # flake8's own behaviour under --select=ORM
+    text = (project / "out" / REPORT).read_text(encoding="utf-8")
+    assert "1 files do not parse and were not analysed: `shop/broken.py`" in text
+    assert "- ❌ All ORM and schema code must pass Flake8" in text

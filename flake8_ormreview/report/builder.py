@@ -385,6 +385,9 @@ class ReviewBuilder:
                     flake8 = flake8_counts(self.findings)
                     if any(flake8.values()):
                         self.doc.add("  - flake8 findings of the same run: " + ", ".join(f"{family} {count}" for family, count in flake8.items()))
+                    unparsed = sorted(r["path"] for r in self.records.values() if not r["inventory"].get("parsed", True))
+                    if unparsed:
+                        self.doc.add(f"  - {len(unparsed)} files do not parse and were not analysed: " + ", ".join(code(p) for p in unparsed))
             self.doc.blank()
 
     def bullet_summary(self, label: str, findings: list[ReportFinding]) -> str:
