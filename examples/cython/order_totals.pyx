@@ -1,47 +1,57 @@
 # cython: language_level=3
-"""Fast order totals for the shop, compiled with Cython."""
+"""Order statistics for the bookshop, compiled with Cython for the nightly report."""
 
 cimport cython
 from libc.math cimport floor
-from shop.models import Book, Order
+
+from shop.models import Author, Book
 
 ctypedef double money_t
 
 cdef extern from "math.h":
     double sqrt(double x) nogil
 
-cdef struct Line:
+
+cdef struct LineTotal:
     int quantity
-    double price
+    double amount
 
 
-cdef class Totals:
-    """Per-order totals computed in C."""
-    cdef public double total
-    cdef readonly int count
+cdef class OrderStats:
+    """Running totals over the orders of one day."""
 
-    def __init__(self, double total=0, int count=0):
-        self.total = total
-        self.count = count
+    cdef public double revenue
+    cdef readonly int orders
+
+    def __init__(self, double revenue=0, int orders=0):
+        self.revenue = revenue
+        self.orders = orders
 
 
-cdef inline double line_total(int quantity, double price) nogil:
-    return quantity * price
+cdef inline money_t line_amount(int quantity, money_t unit_price) nogil:
+    return floor(quantity * unit_price * 100) / 100
 
 
 cpdef double order_total(object order) except -1:
     cdef double total = 0
-    cdef int i, n = 0
-    cdef Book* ptr
+    cdef int quantity
     for item in order.items.all():
-        total += line_total(item.quantity, <double>item.unit_price)
-    with nogil:
-        n = 1
+        quantity = item.quantity
+        total += line_amount(quantity, <double>item.unit_price)
     return total
 
 
-def authors_of_books():
+def author_catalogue():
+    """Author name -> titles, for the printed catalogue."""
+    cdef dict catalogue = {}
+    for book in Book.objects.filter(status="live"):
+        catalogue.setdefault(book.author.name, []).append(book.title)
+    return catalogue
+
+
+cpdef list busy_authors(int minimum=3):
     cdef list names = []
-    for book in Book.objects.all():
-        names.append(book.author.name)
+    for author in Author.objects.all():
+        if author.books.count() >= minimum:
+            names.append(author.name)
     return names
