@@ -1616,6 +1616,34 @@ def writes_in_loop(ctx: FileContext, loop: Loop, model: ModelFact) -> bool:
     return False
 
 
+# Calls that cannot change the database: the loop may re-read it only because of other calls.
+PURE_BUILTINS = {"print", "len", "str", "int", "float", "bool", "repr", "format", "sorted", "list", "dict", "set",
+                 "tuple", "min", "max", "sum", "abs", "round", "isinstance", "getattr", "hasattr", "enumerate",
+                 "zip", "range", "any", "all", "map", "filter", "reversed", "_", "gettext"}
+PURE_METHODS = {"append", "extend", "add", "update", "get", "setdefault", "items", "keys", "values", "format",
+                "join", "split", "strip", "lower", "upper", "startswith", "endswith", "write", "info", "debug",
+                "warning", "error", "exception", "pop", "insert", "sort", "copy", "replace", "count", "index"}
+
+
+def calls_unknown_code(ctx: FileContext, loop: Loop, query: ast.AST) -> bool:
+    """Does the loop body call something that might write (a helper, a method of the row)?"""
+    inside_query = {id(n) for n in ast.walk(query)}
+    for node in loop.walk_body():
+        if not isinstance(node, ast.Call) or id(node) in inside_query:
+            continue
+        if isinstance(node.func, ast.Name) and node.func.id in PURE_BUILTINS and node.func.id not in ctx.imports.names:
+            continue
+        if isinstance(node.func, ast.Attribute) and node.func.attr in PURE_METHODS:
+            continue
+        info = query_source(ctx, node)
+        if info is not None and info.result != WRITE:
+            continue
+        if isinstance(node.func, (ast.Name, ast.Attribute)) and ctx.canonical(node.func) is not None:
+            continue  # Q(), F(), Count(), select(), ...
+        return True
+    return False
+
+
 @rule(
     "ORM203",
     "loop-invariant-query",
@@ -1634,7 +1662,8 @@ def loop_invariant_query(ctx: FileContext) -> Iterator[Finding]:
 
     Skipped when the loop body writes (or may write) rows of the same model,
     when an argument calls a function (`now()`, a helper) whose value may
-    change, in `while` loops (polling re-reads on purpose), loops over
+    change, for counts, existence tests and lists when the body also calls a
+    helper or a method that might write, in `while` loops (polling re-reads on purpose), loops over
     literals, code in nested functions and a query followed by
     `break`/`return`.
 
@@ -1689,6 +1718,8 @@ def loop_invariant_query(ctx: FileContext) -> Iterator[Finding]:
             continue
         if _runs_once(ctx, item.node, loop) or _opaque_calls(ctx, info) or writes_in_loop(ctx, loop, info.model):
             continue
+        if info.result != "single" and calls_unknown_code(ctx, loop, item.node):
+            continue  # a count/exists/list may change because a helper in the loop writes
         yield ctx.finding("ORM203", item.node, query=info.describe())
 
 
