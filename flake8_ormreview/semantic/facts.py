@@ -6,7 +6,8 @@ extracted from source by :mod:`.extract` and never by importing user code.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields as dc_fields
+from dataclasses import MISSING, dataclass, field, fields as dc_fields, is_dataclass
+from functools import lru_cache
 from typing import Any
 
 
@@ -180,9 +181,48 @@ class ModuleFacts:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@lru_cache(maxsize=None)
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dc_fields(cls))
+
+
+@lru_cache(maxsize=None)
+def _defaults(cls: type) -> tuple[tuple[str, Any], ...]:
+    """(name, default value) of every field of ``cls``; ``MISSING`` when it has none."""
+    result = []
+    for item in dc_fields(cls):
+        if item.default is not MISSING:
+            result.append((item.name, item.default))
+        elif item.default_factory is not MISSING:
+            result.append((item.name, item.default_factory()))
+        else:
+            result.append((item.name, MISSING))
+    return tuple(result)
+
+
 def _load(cls: type, data: dict[str, Any]) -> Any:
-    names = {f.name for f in dc_fields(cls)}
+    names = _field_names(cls)
     return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy of ``value``; dataclasses lose the fields still at their default.
+
+    The loader fills defaults back in, so a warm index reads a file several
+    times smaller than ``asdict`` would write (see docs/performance.md).
+    """
+    if is_dataclass(value) and not isinstance(value, type):
+        out = {}
+        for name, default in _defaults(type(value)):
+            item = getattr(value, name)
+            if default is MISSING or type(item) is not type(default) or item != default:
+                out[name] = _plain(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 def model_from_dict(data: dict[str, Any]) -> ModelFact:
@@ -199,4 +239,4 @@ def module_from_dict(data: dict[str, Any]) -> ModuleFacts:
 
 
 def module_to_dict(facts: ModuleFacts) -> dict[str, Any]:
-    return asdict(facts)
+    return _plain(facts)
