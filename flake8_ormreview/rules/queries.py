@@ -25,6 +25,7 @@ from ..semantic.querysets import (
     Instance,
     Loop,
     QueryInfo,
+    bound_names,
     enclosing_function,
     enclosing_loops,
     instance_of,
@@ -100,7 +101,8 @@ def row_accesses(ctx: FileContext) -> list[Access]:
     if cached is None:
         cached = []
         if _mentions_models(ctx):
-            nodes = sorted((n for n in ctx.walk() if isinstance(n, ast.Attribute)),
+            holders = instance_holders(ctx)
+            nodes = sorted((n for n in ctx.walk() if isinstance(n, ast.Attribute) and _root_name(n) in holders),
                            key=lambda n: (n.lineno, n.col_offset))
             for node in nodes:
                 access = relation_access(ctx, node)
@@ -108,6 +110,26 @@ def row_accesses(ctx: FileContext) -> list[Access]:
                     cached.append(access)
         ctx.cache["queries.row_accesses"] = cached
     return cached
+
+
+def instance_holders(ctx: FileContext) -> set[str]:
+    """Names that can hold a model instance: loop targets and assigned names (a cheap prefilter)."""
+    names: set[str] = set()
+    for node in ctx.walk():
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            names |= bound_names(node.target)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                names |= bound_names(target)
+        elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)):
+            names |= bound_names(node.target)
+    return names
+
+
+def _root_name(node: ast.AST) -> str:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
 
 
 def _mentions_models(ctx: FileContext) -> bool:
