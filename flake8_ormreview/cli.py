@@ -201,6 +201,11 @@ class Review:
         self.app.run_checks()
         self.app.report_errors()
         # --select=ORM hides E999: a file that does not parse must still be reported.
+        from flake8.style_guide import Decision
+
+        assert self.app.guide is not None
+        if self.app.guide.decider.decision_for("E999") is Decision.Selected:
+            return  # flake8 reported them itself
         seen = {(v.filename, v.code[:2]) for v in self.collector.violations}
         for path in files:
             source = self.sources[path][0]
