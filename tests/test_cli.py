@@ -159,6 +159,13 @@ def test_missing_path_is_reported(project):
     assert ("1", "E902") in codes_at(result, "nowhere") and "ORM101" in result.stdout
 
 
+def test_config_option(project):
+    (project / "review.cfg").write_text("[flake8]\nextend-ignore = ORM201\norm-review-dir = fromconfig\n")
+    result = orm_review(project, "--date", DATE, "--config", "review.cfg")
+    assert "ORM201" not in result.stdout and "ORM101" in result.stdout
+    assert (project / "fromconfig" / REPORT).exists()
+
+
 def test_noqa_applies(project):
     (project / "shop" / "views.py").write_text(VIEWS.replace("Book.objects.all()]", "Book.objects.all()]  # noqa: ORM201"))
     assert "ORM201" not in orm_review(project, "--date", DATE).stdout
