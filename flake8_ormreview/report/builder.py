@@ -433,7 +433,7 @@ class ReviewBuilder:
             if len(fields) < 2:
                 return ""
             model = django.group(2)
-            name = f"{model.lower()}_{'_'.join(fields)}"[:26] + "_idx"
+            name = f"{model.lower()}_{'_'.join(fields)}"[:26].rstrip("_") + "_idx"  # Django allows 30 characters
             listed = ", ".join(f'"{f}"' for f in fields)
             return code(f'models.Index(fields=[{listed}], name="{name}")') + f" in {escape(model)}.Meta.indexes"
         sqlalchemy = re.search(r'(Index\("[^"]+"(?:, [\w.]+){2,}\))(?: to (\w+)\.__table_args__)?', message)
