@@ -425,3 +425,14 @@ def test_html_escapes_html_from_the_source(tmp_path):
     records = records_for(tmp_path, {"m.py": source}, {"m.py": [(6, 4, "ORM501", "A.password <b>plain</b> <script>x</script>")]})
     html = render_html(build_review(records, "2026-01-02", ["."]).text, "t")
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<b>" not in html
+
+
+@settings(max_examples=40, deadline=None)
+@given(source=__import__("hypothesmith").from_grammar(auto_target=False), code_=st.sampled_from(["ORM101", "ORM201", "ORM302", "ORM401", "ORM402", "ORM403", "ORM408", "ORM409", "ORM501", "ORM502"]))
+def test_any_python_source_gives_a_valid_review(tmp_path_factory, source, code_):
+    tmp_path = tmp_path_factory.mktemp("src")
+    lines = max(1, len(source.splitlines()))
+    findings = [(line, 0, code_, f"m {line}") for line in range(1, lines + 1, max(1, lines // 3))]
+    records = records_for(tmp_path, {"m.py": source}, {"m.py": findings})
+    review = build_review(records, "2026-01-02", ["."])
+    assert parse_structure(review.text)[0] == review.document.headings
