@@ -69,6 +69,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         flag = "--" + name.replace("_", "-")
         parser.add_argument(flag, action="append", default=[], help=f"as flake8's {flag}")
     parser.add_argument("--jobs", "-j", help="as flake8's --jobs")
+    parser.add_argument("--list-rules", action="store_true", help="print every rule (code, name, severity, category, summary) and exit")
     parser.add_argument("--version", action="version", version=f"orm-review (flake8-ormreview) {__version__}")
     return parser.parse_args(list(argv))
 
@@ -306,8 +307,18 @@ def _violation(code: str, path: str, line: int, col: int, text: str, physical: s
     return violation
 
 
+def list_rules() -> int:
+    from .registry import all_rules
+
+    for rule in all_rules():
+        print(f"{rule.code}  {rule.name:<40} {rule.severity.value:<8} {rule.category.value:<15} {rule.summary}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.list_rules:
+        return list_rules()
     try:
         review = Review(args)
     except SystemExit as exc:  # flake8 rejected an option

@@ -257,3 +257,13 @@ def test_dev_review_command_reviews_the_example_project(tmp_path):
     assert any(p.endswith(".ipynb") for p in paths) and any(p.endswith(".pyx") for p in paths)
     assert "### Issue 1:" in text and "1 .ipynb" in text and "1 .pyx" in text
     assert "# Current Implementation (Inefficient)" in text
+
+
+def test_list_rules(tmp_path):
+    from flake8_ormreview.registry import all_rules
+
+    result = orm_review(tmp_path, "--list-rules")
+    assert result.returncode == 0
+    listed = [line.split()[0] for line in result.stdout.splitlines()]
+    assert listed == [rule.code for rule in all_rules()]
+    assert not list(tmp_path.iterdir())  # listing writes no review
