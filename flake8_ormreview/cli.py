@@ -29,7 +29,7 @@ from .index import get_index
 from .notebooks import Notebook, load_notebook
 from .options import Options
 from .registry import get_rule
-from .report.records import make_record, read_source
+from .report.records import make_record, read_source, style_checks_selected
 from .report.writer import ReportError, review_date, write_review
 
 PATTERNS = ["*.py", "*.pyw", "*.pyx", "*.pxd", "*.ipynb"]
@@ -273,13 +273,14 @@ class Review:
         for path, cell, line, col, code, text in findings:
             by_path.setdefault(path, []).append((line if not cell else self.raw_line(path, cell, line), col, code, text))
         records = {}
+        checked = style_checks_selected(self.app.options)
         for path, items in by_path.items():
             if path in self.notebooks:
                 notebook = self.notebooks[path]
-                records[path] = make_record(path, notebook.text or None, items, index, line_map=lambda ln, nb=notebook: self.cell_of(nb, ln), suffix=".ipynb")
+                records[path] = make_record(path, notebook.text or None, items, index, line_map=lambda ln, nb=notebook: self.cell_of(nb, ln), suffix=".ipynb", style_checked=checked)
                 continue
             source, analysed = self.sources.get(path, (None, None))
-            records[path] = make_record(path, source, items, index, analysed_source=analysed)
+            records[path] = make_record(path, source, items, index, analysed_source=analysed, style_checked=checked)
         return records
 
     @staticmethod

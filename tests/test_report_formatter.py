@@ -241,3 +241,12 @@ def test_select_orm_still_names_files_that_do_not_parse_in_the_review(project):
     text = (project / "out" / REPORT).read_text(encoding="utf-8")
     assert "1 files do not parse and were not analysed: `shop/broken.py`" in text
     assert "- ❌ All ORM and schema code must pass Flake8" in text
+
+
+def test_flake8_checklist_item_is_not_passed_when_style_checks_were_not_selected(project):
+    (project / "shop" / "util.py").write_text("X = 1\n")
+    flake8(project, *review_args(project / "out"), "--select=ORM", "shop")
+    text = (project / "out" / REPORT).read_text(encoding="utf-8")
+    assert "- ❌ All ORM and schema code must pass Flake8" in text and "not verified" in text
+    flake8(project, *review_args(project / "out2"), "shop/util.py")
+    assert "- ✅ All ORM and schema code must pass Flake8" in (project / "out2" / REPORT).read_text(encoding="utf-8")

@@ -485,7 +485,10 @@ class ReviewBuilder:
         unparsed = [r["path"] for r in self.records.values() if not r["inventory"].get("parsed", True)]
         problems = sum(flake8.values())
         text = "All ORM and schema code must pass Flake8 checks for style, formatting, and error-free code before submission."
-        if problems or unparsed:
+        unchecked = sorted(r["path"] for r in self.records.values() if not r.get("style_checked", True))
+        if unchecked and not problems and not unparsed:
+            self.doc.add(f"- ❌ {text} — not verified: the selection of this run left out flake8's E/W/F checks for {len(unchecked)} of {len(self.records)} files (keep the default selection and add `--extend-select=ORM`)")
+        elif problems or unparsed:
             detail = ", ".join(f"{family} {count}" for family, count in flake8.items())
             extra = f"; {len(unparsed)} files do not parse" if unparsed else ""
             self.doc.add(f"- ❌ {text} — {problems} flake8 findings ({detail}){extra}")

@@ -21,7 +21,7 @@ from typing import Any
 from flake8.formatting.default import Default
 
 from ..options import Options
-from .records import make_record, read_source
+from .records import make_record, read_source, style_checks_selected
 from .writer import ReportError, write_review
 
 NBQA_TEMP = re.compile(r"^(?P<stem>.+).{8}_nbqa_ipynb\.py$")
@@ -104,6 +104,7 @@ class OrmReviewFormatter(Default):
     def start(self) -> None:
         super().start()
         self.started = True
+        self.style_checked = style_checks_selected(self.options)
 
     def beginning(self, filename: str) -> None:
         self.current = []
@@ -143,13 +144,13 @@ class OrmReviewFormatter(Default):
             def line_map(line: int) -> tuple[int, int]:
                 return mapping[line - 1] if 1 <= line <= len(mapping) else (0, line)
 
-            return {display: make_record(display, source, findings, index, line_map=line_map, suffix=".ipynb")}
+            return {display: make_record(display, source, findings, index, line_map=line_map, suffix=".ipynb", style_checked=self.style_checked)}
         analysed = None
         if source is not None and display.endswith((".pyx", ".pxd")):
             from ..cython import to_python
 
             analysed = to_python(source).text
-        return {display: make_record(display, source, findings, index, analysed_source=analysed)}
+        return {display: make_record(display, source, findings, index, analysed_source=analysed, style_checked=self.style_checked)}
 
     def stop(self) -> None:
         super().stop()

@@ -84,8 +84,12 @@ def make_record(
     line_map: Callable[[int], tuple[int, int]] | None = None,
     suffix: str | None = None,
     analysed_source: str | None = None,
+    style_checked: bool = True,
 ) -> dict[str, Any]:
     """The record of one reviewed file.
+
+    ``style_checked`` says whether the run's selection included flake8's own
+    E/W/F checks (the review's Flake8 checklist item cannot pass otherwise).
 
     ``findings`` are ``(line, col, code, message)`` in the analysed text;
     ``line_map`` maps such a line to ``(cell, line in cell)`` for notebooks.
@@ -121,7 +125,18 @@ def make_record(
         if not cell and tree is not None and 1 <= line <= len(lines):
             item["end_line"] = construct_end(tree, line)
         items.append(item)
-    return {"path": display_path, "inventory": inventory, "findings": items}
+    return {"path": display_path, "inventory": inventory, "findings": items, "style_checked": style_checked}
+
+
+def style_checks_selected(options: Any) -> bool:
+    """Did this flake8 run select pycodestyle's and pyflakes' checks (E/W/F)?"""
+    try:
+        from flake8.style_guide import Decision, DecisionEngine
+
+        engine = DecisionEngine(options)
+        return all(engine.decision_for(code) is Decision.Selected for code in ("E501", "W291", "F401"))
+    except Exception:  # noqa: BLE001 - an unknown flake8: assume the default selection
+        return True
 
 
 def findings_of(records: dict[str, dict[str, Any]]) -> list[ReportFinding]:
