@@ -239,18 +239,12 @@ ALEMBIC_SIGNATURES = {
 
 
 def _alembic_operations(ctx: FileContext, function: ast.FunctionDef) -> Iterator[tuple[str, ast.Call, dict[str, ast.expr]]]:
-    """``(operation, call, arguments)`` for ``op.*`` and ``batch_op.*`` calls; batch calls get their table."""
-    batches: dict[str, ast.expr] = {}
-    for node in ast.walk(function):
-        if isinstance(node, (ast.With, ast.AsyncWith)):
-            for item in node.items:
-                call = item.context_expr
-                if (isinstance(call, ast.Call) and isinstance(item.optional_vars, ast.Name)
-                        and ctx.canonical(call.func) == "alembic:batch_alter_table"):
-                    table = _call_args(call, ("table_name",)).get("table_name")
-                    if table is not None:
-                        batches[item.optional_vars.id] = table
-    for node in ast.walk(function):
+    """``(operation, call, arguments)`` for ``op.*`` and ``batch_op.*`` calls; batch calls get their table.
+
+    ``batch_op`` means the table of the innermost enclosing ``with op.batch_alter_table(..) as batch_op``:
+    revisions reuse the name for one table after another (prefect's migrations do).
+    """
+    for node, batches in _with_batch_scopes(ctx, function, {}):
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
             continue
         operation = node.func.attr
@@ -264,6 +258,28 @@ def _alembic_operations(ctx: FileContext, function: ast.FunctionDef) -> Iterator
             yield operation, node, arguments
         elif ctx.canonical(node.func) == f"alembic:{operation}":
             yield operation, node, _call_args(node, signature)
+
+
+def _with_batch_scopes(ctx: FileContext, node: ast.AST, batches: dict[str, ast.expr]) -> Iterator[tuple[ast.AST, dict[str, ast.expr]]]:
+    """Every node under ``node`` with the ``batch_alter_table`` names in force where it stands."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.With, ast.AsyncWith)):
+            inner = dict(batches)
+            for item in child.items:
+                yield from _with_batch_scopes(ctx, item, batches)
+                call = item.context_expr
+                if (isinstance(call, ast.Call) and isinstance(item.optional_vars, ast.Name)
+                        and ctx.canonical(call.func) == "alembic:batch_alter_table"):
+                    table = _call_args(call, ("table_name",)).get("table_name")
+                    if table is not None:
+                        inner[item.optional_vars.id] = table
+            yield child, batches
+            for statement in child.body:
+                yield statement, inner
+                yield from _with_batch_scopes(ctx, statement, inner)
+            continue
+        yield child, batches
+        yield from _with_batch_scopes(ctx, child, batches)
 
 
 def _column_foreign_key(ctx: FileContext, column: ast.AST) -> tuple[str, str, bool] | None:
