@@ -249,10 +249,17 @@ def not_null_column_without_default(ctx: FileContext) -> Iterator[Finding]:
             definition = op.field
             if definition is None or not definition.has_column or definition.null or definition.has_db_default or definition.primary_key:
                 continue
+            if not definition.is_django and _project_field_forces_null(ctx, definition.qualname):
+                continue
+            implicit = _implicit_default(op.args.get("field"), definition)
             if definition.has_default:
                 problem = f"with only a Python default ({definition.default}): code still running during the deploy inserts rows without it and fails"
                 value = definition.default if literal(_keyword(op.args.get("field"), "default")) is not None else "<a database expression>"
                 fix = f"add db_default={value} (Django 5.0+), or add it with null=True, backfill it, then make it NOT NULL in a later migration"
+            elif implicit:
+                problem = (f"with only Django's implicit default ({implicit[0]}): existing rows get it, but code still running "
+                           f"during the deploy inserts rows without it and fails")
+                fix = f"add db_default={implicit[1]} (Django 5.0+), or add it with null=True, backfill it, then make it NOT NULL in a later migration"
             else:
                 problem = "without any default: the migration fails on a non-empty table"
                 fix = "add db_default=<value> (Django 5.0+), or add it with null=True, backfill it, then make it NOT NULL in a later migration"
@@ -266,6 +273,55 @@ def not_null_column_without_default(ctx: FileContext) -> Iterator[Finding]:
         fix = (f"add server_default=sa.text(\"...\"), or add it nullable=True, backfill it, then "
                f"op.alter_column(\"{op.table}\", \"{column.name}\", nullable=False) in a later revision")
         yield ctx.finding("ORM401", op.node, target=f"{op.table}.{column.name}", problem=problem, fix=fix)
+
+
+# Django fills existing rows itself for these (BaseDatabaseSchemaEditor.effective_default):
+# '' for a blank field that stores strings, the current time for auto_now/auto_now_add.
+_EMPTY_STRING_FIELDS = {"CharField", "TextField", "SlugField", "EmailField", "URLField", "FileField", "ImageField", "FilePathField"}
+_AUTO_NOW_FIELDS = {"DateField", "DateTimeField", "TimeField"}
+
+
+def _implicit_default(field: ast.AST | None, definition: FieldDef) -> tuple[str, str] | None:
+    """(description, db_default to propose) when Django gives the new column a one-off default."""
+    if definition.type in _EMPTY_STRING_FIELDS and literal(_keyword(field, "blank")) is True:
+        return "'' for a blank field", "''"
+    if definition.type in _AUTO_NOW_FIELDS and any(literal(_keyword(field, flag)) is True for flag in ("auto_now", "auto_now_add")):
+        return "the current time for auto_now", "Now()"
+    return None
+
+
+def _project_field_forces_null(ctx: FileContext, qualname: str) -> bool:
+    """Is ``qualname`` a field class of the project whose ``__init__`` sets ``null`` to True?
+
+    django-oscar's ``NullCharField`` does ``kwargs["null"] = kwargs["blank"] = True``: its
+    migrations state no ``null=True``, yet the column is NULL-able.
+    """
+    if ctx.index is None or not qualname:
+        return False
+    target = ctx.index.resolve_symbol(qualname)
+    module, _, name = target.rpartition(".")
+    facts = ctx.index.modules.get(module) if module else None
+    if facts is None:
+        return False
+    return ctx.index.memo(("field-forces-null", facts.path, name), lambda: _class_sets_null(facts.path, name))
+
+
+def _class_sets_null(path: str, name: str) -> bool:
+    try:
+        with open(path, "rb") as source:
+            tree = ast.parse(source.read())
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for cls in tree.body:
+        if isinstance(cls, ast.ClassDef) and cls.name == name:
+            for node in ast.walk(cls):
+                if isinstance(node, ast.Assign) and literal(node.value) is True and any(
+                        isinstance(t, ast.Subscript) and literal(t.slice) == "null" for t in node.targets):
+                    return True
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "setdefault"
+                        and len(node.args) == 2 and literal(node.args[0]) == "null" and literal(node.args[1]) is True):
+                    return True
+    return False
 
 
 def _keyword(call: ast.AST, name: str) -> ast.expr | None:
