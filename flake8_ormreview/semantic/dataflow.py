@@ -321,6 +321,14 @@ def numeric_conversions_only(template: ast.AST) -> bool:
     return bool(kinds) and all(kind in "diouxXeEfFgG%" for kind in kinds)
 
 
+def named_constant(node: ast.AST) -> bool:
+    """A literal or an upper-case name (``SEP``, ``Status.DRAFT``), never request data (``request.GET``)."""
+    if isinstance(node, ast.Constant):
+        return True
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+    return len(name) > 1 and name.isupper() and name not in REQUEST_ATTRIBUTES
+
+
 def worst(*taints: Taint) -> Taint:
     result = SAFE_TAINT
     for taint in taints:
@@ -462,6 +470,8 @@ class TaintAnalysis:
             return SAFE_TAINT
         if node.attr.isupper() and len(node.attr) > 1 and node.attr not in REQUEST_ATTRIBUTES:
             return SAFE_TAINT  # settings.SCHEMA, self.TABLE: named constants
+        if node.attr in ("value", "name") and isinstance(node.value, ast.Attribute) and named_constant(node.value):
+            return SAFE_TAINT  # Status.DRAFT.value: an enum member's value is a constant
         if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls") and self.class_constant(node.attr, scope, depth):
             return SAFE_TAINT  # ``table = "orders"`` in the class body, never reassigned
         return Taint(OPAQUE, source_text(node))
@@ -503,7 +513,9 @@ class TaintAnalysis:
             if owner.state == SAFE:
                 if name == "get":  # CONSTANT_TABLE.get(key, default)
                     return worst(*(rec(a) for a in args[1:]))
-                if name in STR_METHODS:
+                # ``stmt = stmt.join(M)`` is SQLAlchemy's join (the cycle reads as safe), not str.join:
+                # only a named constant separator (SEP.join) joins strings here.
+                if name in STR_METHODS and (name != "join" or named_constant(target)):
                     return self.built(worst(*(rec(a) for a in args)), "str." + name + "()")
                 if all(rec(a).state == SAFE for a in args):
                     return SAFE_TAINT
