@@ -41,11 +41,22 @@ def flake8_command() -> list[str]:
     return [venv_flake8] if os.path.exists(venv_flake8) else [sys.executable, "-m", "flake8"]
 
 
+def source_root(project: Project) -> str:
+    """The folder that holds the top-level package, so modules get their import names.
+
+    ``wagtail/`` is itself the package: its root is the project folder (``wagtail.models``),
+    while ``src/`` only holds packages (``oscar.apps...``).
+    """
+    if os.path.exists(os.path.join(project.folder, project.lint_target, "__init__.py")):
+        return os.path.dirname(project.lint_target) or "."
+    return project.lint_target
+
+
 def findings(project: Project) -> list[tuple[str, int, int, str, str]]:
     if not os.path.isdir(project.folder):
         raise SystemExit(f"{project.name}: not fetched; run python3 benchmarks/fetch_projects.py")
     command = [*flake8_command(), "--isolated", "--select=ORM", "--jobs=2", f"--format={FORMAT}",
-               f"--orm-source-roots={project.lint_target}", project.lint_target]
+               f"--orm-source-roots={source_root(project)}", project.lint_target]
     run = subprocess.run(command, cwd=project.folder, capture_output=True, text=True)
     if run.returncode not in (0, 1):
         raise SystemExit(f"{project.name}: flake8 failed ({run.returncode}):\n{run.stderr}")
@@ -57,14 +68,14 @@ def findings(project: Project) -> list[tuple[str, int, int, str, str]]:
     return sorted(found)
 
 
-def save(per_project: dict[str, list]) -> None:
+def save(per_project: dict[str, list], path: str) -> None:
     stored = {}
-    if os.path.exists(RESULTS):
-        with open(RESULTS, encoding="utf-8") as saved:
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as saved:
             stored = json.load(saved)
     stored.update(per_project)
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w", encoding="utf-8") as out:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as out:
         json.dump(stored, out, indent=0)
 
 
@@ -81,15 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", metavar="CODE", help="print every finding of this code")
     parser.add_argument("--cached", action="store_true",
                         help=f"reuse the findings the last run saved in {os.path.relpath(RESULTS, ROOT)}")
+    parser.add_argument("--results", default=RESULTS, help="where findings are saved and --cached reads them")
     args = parser.parse_args(argv)
     projects = by_name(args.project)
     if args.cached:
-        with open(RESULTS, encoding="utf-8") as saved:
+        with open(args.results, encoding="utf-8") as saved:
             stored = json.load(saved)
         per_project = {p.name: [tuple(f) for f in stored[p.name]] for p in projects}
     else:
         per_project = {project.name: findings(project) for project in projects}
-        save(per_project)
+        save(per_project, args.results)
     if args.sample or args.all:
         code = args.sample or args.all
         for name, found in per_project.items():

@@ -14,6 +14,7 @@ import re
 from typing import Iterator
 
 from ..context import FileContext, Finding
+from ..options import DATABASES
 from ..registry import Category, Severity, rule
 from ..semantic.migrations import (
     AUTO_NAME,
@@ -59,7 +60,21 @@ def checked_migration(ctx: FileContext) -> MigrationModel | None:
 
 
 def on_database(ctx: FileContext, *databases: str) -> bool:
-    return ctx.options.database in databases
+    return revision_database(ctx) in databases
+
+
+def revision_database(ctx: FileContext) -> str:
+    """The backend this file's migrations run on: ``orm-database``, unless the revision says otherwise.
+
+    Projects that keep one Alembic tree per backend (prefect's ``versions/sqlite/`` and
+    ``versions/postgresql/``) name the backend in a folder of the revision's path.
+    """
+    if ctx.kind == "alembic":
+        folders = ctx.path.replace("\\", "/").split("/")[:-1]
+        named = [folder for folder in folders if folder in DATABASES]
+        if named:
+            return named[-1]
+    return ctx.options.database
 
 
 def _summary(ctx: FileContext) -> dict | None:
