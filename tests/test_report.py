@@ -436,3 +436,17 @@ def test_any_python_source_gives_a_valid_review(tmp_path_factory, source, code_)
     records = records_for(tmp_path, {"m.py": source}, {"m.py": findings})
     review = build_review(records, "2026-01-02", ["."])
     assert parse_structure(review.text)[0] == review.document.headings
+
+
+def test_denormalization_proposes_a_counter_on_the_iterated_model(shop_records, tmp_path):
+    path = next(p for p in shop_records if p.endswith("views.py"))
+    shop_records[path]["findings"].append({
+        "line": 7, "col": 12, "code": "ORM209", "cell": 0, "end_line": 7,
+        "message": "per-row aggregate: 'author.books.count()' runs one query per row of Author.objects.all(); add .annotate(books_count=Count(\"books\"))",
+    })
+    text = build_review(shop_records, "2026-01-02", ["shop"]).text
+    denormalization = text.split("**Denormalization**")[1].split("### Query Optimization")[0]
+    assert "store `books_count = models.PositiveIntegerField(default=0)` on `Author`" in denormalization
+    assert "views.py:7`" in denormalization
+    empty = records_for(tmp_path, {"x.py": "x = 1\n"}, {})
+    assert "**Denormalization**: none warranted" in build_review(empty, "2026-01-02", ["."]).text

@@ -447,16 +447,28 @@ class ReviewBuilder:
         if not per_row:
             self.doc.add("- **Denormalization**: none warranted — no per-row aggregate (ORM209) was found in the reviewed code")
             return
-        self.doc.add(f"- **Denormalization**: {len(per_row)} per-row aggregates (ORM209) could read a stored counter instead:")
+        self.doc.add(f"- **Denormalization**: {len(per_row)} per-row aggregates (ORM209); where the count is read on every page, a stored counter beats even an annotation:")
+        proposals: dict[str, list[ReportFinding]] = defaultdict(list)
         for finding in per_row:
-            relation = re.search(r"\.([a-z_][a-z0-9_]*)\.(?:count|exists|aggregate)\(", finding.message)
-            models = self.models_in_finding(finding)
-            if relation and models:
-                field = f"{relation.group(1)}_count"
-                proposal = f"store {code(f'{field} = models.PositiveIntegerField(default=0)')} on {code(models[0])}, kept current with `F()` updates, or annotate once"
-            else:
-                proposal = "annotate the count once on the outer query, or keep a stored counter"
-            self.doc.add(f"  - {code(finding.location)}: {escape(finding.message)} — {proposal}")
+            proposals[self.counter_proposal(finding)].append(finding)
+        for proposal, findings in sorted(proposals.items()):
+            self.doc.add(f"  - {proposal} — for " + ", ".join(code(f.location) for f in findings))
+
+    def counter_proposal(self, finding: ReportFinding) -> str:
+        relation = re.search(r"\.([A-Za-z_][A-Za-z0-9_]*)\.(?:count|exists|aggregate)\(", finding.message)
+        owner = re.search(r"per row of ([A-Za-z_][A-Za-z0-9_]*)", finding.message)
+        model = owner.group(1) if owner and owner.group(1) in self.model_names else ""
+        if not relation or not model:
+            return "annotate the aggregate once on the outer query (or keep a stored counter on the parent row)"
+        field = f"{relation.group(1)}_count"
+        framework = next((m.get("framework") for m in self.models if m["name"] == model), "django")
+        if framework == "django":
+            column = code(f"{field} = models.PositiveIntegerField(default=0)")
+            upkeep = f"kept current with {code(f'F(' + repr(field) + ') + 1')} updates when a row is added or removed"
+        else:
+            column = code(f'{field}: Mapped[int] = mapped_column(default=0, server_default="0")')
+            upkeep = f"kept current with {code(f'update({model}).values({field}={model}.{field} + 1)')} when a row is added or removed"
+        return f"store {column} on {code(model)}, {upkeep}"
 
     # -- tasks and validation ---------------------------------------------------------------
 
