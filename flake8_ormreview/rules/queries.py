@@ -1901,7 +1901,8 @@ def django_lookups(info: QueryInfo, name: str, call: ast.Call) -> Iterator[tuple
         for arg in call.args:
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                 field = arg.value.lstrip("-+")
-                if field and field != "?" and "__" not in field:
+                # Not a field of the model: an annotate()/alias() name (wagtail's order_by("-latest_date")).
+                if field and field != "?" and "__" not in field and model.field_for(field) is not None:
                     yield field, False
         return
     for keyword in call.keywords:
