@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
 import shutil
@@ -167,11 +166,9 @@ def test_real_python_lsp_server_publishes_orm_diagnostics(project):
 
         def orm_diagnostics(message: dict) -> bool:
             params = message.get("params", {})
-            return (
-                message.get("method") == "textDocument/publishDiagnostics"
-                and params.get("uri") == uri
-                and any(d.get("code") == "ORM101" for d in params.get("diagnostics", []))
-            )
+            if message.get("method") != "textDocument/publishDiagnostics" or params.get("uri") != uri:
+                return False
+            return any(d.get("code") == "ORM101" for d in params.get("diagnostics", []))
 
         published = server.wait_for(orm_diagnostics)
         diagnostic = next(d for d in published["params"]["diagnostics"] if d["code"] == "ORM101")
