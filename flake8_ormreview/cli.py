@@ -63,13 +63,17 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--date", default="", help="review date YYYY-MM-DD (default: the orm-review-date option, else today)")
     parser.add_argument("--html", action="store_true", help="also write an HTML rendering of the review")
     parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
-    parser.add_argument("--merge", action="store_true", help="merge into the day's review instead of replacing it (for pre-commit's file batches)")
+    parser.add_argument(
+        "--merge", action="store_true", help="merge into the day's review instead of replacing it (for pre-commit's file batches)"
+    )
     parser.add_argument("--config", help="flake8 configuration file to use")
     for name in PASSED_THROUGH:
         flag = "--" + name.replace("_", "-")
         parser.add_argument(flag, action="append", default=[], help=f"as flake8's {flag}")
     parser.add_argument("--jobs", "-j", help="as flake8's --jobs")
-    parser.add_argument("--list-rules", action="store_true", help="print every rule (code, name, severity, category, summary) and exit")
+    parser.add_argument(
+        "--list-rules", action="store_true", help="print every rule (code, name, severity, category, summary) and exit"
+    )
     parser.add_argument("--version", action="version", version=f"orm-review (flake8-ormreview) {__version__}")
     return parser.parse_args(list(argv))
 
@@ -96,7 +100,12 @@ def discover(app: Application) -> list[str]:
     options = app.options
     return sorted(
         os.path.normpath(path)
-        for path in expand_paths(paths=options.filenames, stdin_display_name=options.stdin_display_name, filename_patterns=PATTERNS, exclude=options.exclude)
+        for path in expand_paths(
+            paths=options.filenames,
+            stdin_display_name=options.stdin_display_name,
+            filename_patterns=PATTERNS,
+            exclude=options.exclude,
+        )
         if path != "-" and os.path.isfile(path)
     )
 
@@ -176,7 +185,9 @@ class Review:
         files = self.files
         for path in self.args.paths:
             if not os.path.exists(path):
-                self.collector.handle(_violation("E902", os.path.normpath(path), 1, 1, "FileNotFoundError: No such file or directory"))
+                self.collector.handle(
+                    _violation("E902", os.path.normpath(path), 1, 1, "FileNotFoundError: No such file or directory")
+                )
         python, cython, notebooks = [], [], []
         for path in files:
             if path.endswith(".ipynb"):
@@ -277,7 +288,15 @@ class Review:
         for path, items in by_path.items():
             if path in self.notebooks:
                 notebook = self.notebooks[path]
-                records[path] = make_record(path, notebook.text or None, items, index, line_map=lambda ln, nb=notebook: self.cell_of(nb, ln), suffix=".ipynb", style_checked=checked)
+                records[path] = make_record(
+                    path,
+                    notebook.text or None,
+                    items,
+                    index,
+                    line_map=lambda ln, nb=notebook: self.cell_of(nb, ln),
+                    suffix=".ipynb",
+                    style_checked=checked,
+                )
                 continue
             source, analysed = self.sources.get(path, (None, None))
             records[path] = make_record(path, source, items, index, analysed_source=analysed, style_checked=checked)
@@ -348,7 +367,14 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"{where}:{col}: {code} {text}")
     directory = args.output_dir or options.review_dir or "."
     try:
-        written = write_review(review.records(files, findings), directory, date, list(args.paths), html=args.html or options.review_html, merge=args.merge)
+        written = write_review(
+            review.records(files, findings),
+            directory,
+            date,
+            list(args.paths),
+            html=args.html or options.review_html,
+            merge=args.merge,
+        )
     except ReportError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -28,8 +28,24 @@ import re
 from dataclasses import dataclass
 
 IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
-QUALIFIERS = {"public", "readonly", "api", "inline", "extern", "static", "const", "unsigned", "signed", "long", "short", "volatile", "packed"}
-FUNCTION_TAIL = re.compile(r"\)\s*(?:->\s*[^:]+?)?\s*((?:(?:noexcept|nogil|with\s+gil|except\s*[*?+]?\s*[^:]*?)\s*)*)\s*:\s*(#.*)?$")
+QUALIFIERS = {
+    "public",
+    "readonly",
+    "api",
+    "inline",
+    "extern",
+    "static",
+    "const",
+    "unsigned",
+    "signed",
+    "long",
+    "short",
+    "volatile",
+    "packed",
+}
+FUNCTION_TAIL = re.compile(
+    r"\)\s*(?:->\s*[^:]+?)?\s*((?:(?:noexcept|nogil|with\s+gil|except\s*[*?+]?\s*[^:]*?)\s*)*)\s*:\s*(#.*)?$"
+)
 CAST = re.compile(r"<\s*(?:const\s+)?" + IDENT + r"(?:\.\w+)*(?:\s*\[[^\]<>]*\])?\s*[*&]*\s*\??\s*>(?=\s*[\w(\[.])")
 
 
@@ -121,7 +137,11 @@ def _declaration(indent: str, text: str) -> str:
     statements = []
     for number, part in enumerate(_split_top(text)):
         declaration, eq, value = part.partition("=")
-        name = _declared_name(declaration) if number == 0 or len(declaration.split()) > 1 or "*" in declaration else declaration.strip()
+        name = (
+            _declared_name(declaration)
+            if number == 0 or len(declaration.split()) > 1 or "*" in declaration
+            else declaration.strip()
+        )
         if not name:
             continue
         statements.append(f"{name} = {value.strip() if eq else 'None'}")
@@ -168,7 +188,12 @@ def _convert_line(line: str, blocks: list[_Block]) -> str:
         return f"{indent}{match.group(1)} = {match.group(2)}"
     if re.match(r"^with\s+(nogil|gil)\s*(\(.*\))?\s*:", stripped):
         return f"{indent}if True:"
-    match = re.match(r"^(?:cdef|ctypedef)\s+(?:public\s+|packed\s+|cpdef\s+)*(?:class|struct|union|enum|cppclass)\s+(?:[\w.]+\s+)*?(" + IDENT + r")\s*(\([^)]*\))?\s*(\[[^\]]*\])?\s*:", stripped)
+    match = re.match(
+        r"^(?:cdef|ctypedef)\s+(?:public\s+|packed\s+|cpdef\s+)*(?:class|struct|union|enum|cppclass)\s+(?:[\w.]+\s+)*?("
+        + IDENT
+        + r")\s*(\([^)]*\))?\s*(\[[^\]]*\])?\s*:",
+        stripped,
+    )
     if match:
         body_kind = "struct" if re.search(r"\b(struct|union|enum)\b", stripped.split(":")[0]) else "class"
         if body_kind == "struct":
@@ -194,7 +219,11 @@ def _convert_line(line: str, blocks: list[_Block]) -> str:
     match = re.match(r"^(?:cdef|cpdef)\s+(.*)$", stripped)
     if match:
         rest = match.group(1)
-        if rest.rstrip().endswith(":") or re.search(r"\)\s*(nogil|except|noexcept|with\s+gil)", rest) or "(" in rest.split("=")[0]:
+        if (
+            rest.rstrip().endswith(":")
+            or re.search(r"\)\s*(nogil|except|noexcept|with\s+gil)", rest)
+            or "(" in rest.split("=")[0]
+        ):
             converted = _function(line, indent + rest)
             if converted is not None:
                 return converted

@@ -36,7 +36,13 @@ H_VALIDATION = "🎯 Review Excellence Validation"
 # (subsection heading, [(bullet label, code prefixes)])
 OPPORTUNITY_GROUPS = [
     ("Schema & Indexing", [("Composite Indexes", ("ORM1",)), ("Denormalization", ())]),
-    ("Query Optimization", [("N+1 Prevention", ("ORM201", "ORM202", "ORM203", "ORM208", "ORM210")), ("Aggregation & Annotation", ("ORM204", "ORM205", "ORM206", "ORM207", "ORM209"))]),
+    (
+        "Query Optimization",
+        [
+            ("N+1 Prevention", ("ORM201", "ORM202", "ORM203", "ORM208", "ORM210")),
+            ("Aggregation & Annotation", ("ORM204", "ORM205", "ORM206", "ORM207", "ORM209")),
+        ],
+    ),
     ("Data Integrity & Security", [("Constraint Enforcement", ("ORM3",)), ("Sensitive Data", ("ORM5",))]),
     ("Migration Safety", [("Migration Safety", ("ORM4",))]),
     ("Maintainability", [("Model Organization & Documentation", ("ORM6", "ORM0"))]),
@@ -51,8 +57,12 @@ TASKS = [
 ]
 
 RISK = {
-    "schema": "Performance Risk", "queries": "Performance Risk", "transactions": "Data Integrity Risk",
-    "migrations": "Data Integrity Risk", "security": "Security Risk", "maintainability": "Maintainability Risk",
+    "schema": "Performance Risk",
+    "queries": "Performance Risk",
+    "transactions": "Data Integrity Risk",
+    "migrations": "Data Integrity Risk",
+    "security": "Security Risk",
+    "maintainability": "Maintainability Risk",
     "plugin": "Review Gap",
 }
 
@@ -68,7 +78,7 @@ REMEDIATION = {
 
 PREVENTION = {
     "schema": "Run `flake8 --extend-select=ORM` in pre-commit and CI; review every new `ForeignKey`/`ForeignKey(..)` column for an index.",
-    "queries": "Keep ORM2xx enabled in CI; assert query counts in tests (`assertNumQueries`, an SQLAlchemy `before_cursor_execute` counter); use `lazy=\"raise\"` on SQLAlchemy relationships.",
+    "queries": 'Keep ORM2xx enabled in CI; assert query counts in tests (`assertNumQueries`, an SQLAlchemy `before_cursor_execute` counter); use `lazy="raise"` on SQLAlchemy relationships.',
     "transactions": "Keep ORM3xx enabled in CI; review every function that writes twice for a transaction boundary.",
     "migrations": "Keep ORM4xx enabled on new migrations (`orm-migration-scope = leaf` for old ones); require a rollback plan in the deploy checklist.",
     "security": "Keep ORM5xx enabled in CI; secret scanning on the repository; parameterised SQL only.",
@@ -88,7 +98,15 @@ def _starts(code_: str, prefixes: tuple[str, ...]) -> bool:
 
 
 def _rank(finding: ReportFinding) -> tuple:
-    return (SEVERITY_ORDER[severity_of(finding.code)], finding.code, finding.path, finding.cell, finding.line, finding.col, finding.message)
+    return (
+        SEVERITY_ORDER[severity_of(finding.code)],
+        finding.code,
+        finding.path,
+        finding.cell,
+        finding.line,
+        finding.col,
+        finding.message,
+    )
 
 
 def _pct(part: int, whole: int) -> str:
@@ -116,7 +134,9 @@ class ReviewBuilder:
         for path, record in self.records.items():
             for item in record.get("findings", []):
                 if "example" in item:
-                    self.examples[(path, item.get("cell", 0), item["line"], item["col"], item["code"], item["message"])] = item["example"]
+                    self.examples[(path, item.get("cell", 0), item["line"], item["col"], item["code"], item["message"])] = item[
+                        "example"
+                    ]
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -148,7 +168,9 @@ class ReviewBuilder:
     def enclosing_models(self, finding: ReportFinding) -> list[str]:
         if finding.cell:
             return []
-        return sorted(m["name"] for m in self.models_by_path().get(finding.path, []) if m["line"] <= finding.line <= m["end_line"])
+        return sorted(
+            m["name"] for m in self.models_by_path().get(finding.path, []) if m["line"] <= finding.line <= m["end_line"]
+        )
 
     def models_by_path(self) -> dict[str, list[dict[str, Any]]]:
         if not hasattr(self, "_models_by_path"):
@@ -192,7 +214,9 @@ class ReviewBuilder:
         models_modules = sum(1 for inv in self.inventories if inv.get("models"))
         django = sum(1 for inv in self.inventories if inv.get("module_kind") == "django_migration")
         alembic = sum(1 for inv in self.inventories if inv.get("module_kind") == "alembic")
-        paths = ", ".join(code(p) for p in self.paths[:5]) + (f" and {len(self.paths) - 5} more paths" if len(self.paths) > 5 else "")
+        paths = ", ".join(code(p) for p in self.paths[:5]) + (
+            f" and {len(self.paths) - 5} more paths" if len(self.paths) > 5 else ""
+        )
         self.doc.add(
             f"Reviewed {paths} on {self.date}: {len(self.records)} files ({kinds}); "
             f"{models_modules} models modules ({len(self.models)} models), {django} Django migrations, "
@@ -207,7 +231,11 @@ class ReviewBuilder:
         perf = [f for f in self.orm if f.code.startswith(("ORM1", "ORM2"))]
         penalty = sum(SEVERITY_WEIGHT[severity_of(f.code)] for f in perf)
         size = max(1, len(self.models) + total_sites)
-        formula = f"⌊100 × S / (S + P)⌋ with S = {len(self.models)} models + {total_sites} query sites, P = {penalty}" if penalty else "no ORM1xx/ORM2xx finding"
+        formula = (
+            f"⌊100 × S / (S + P)⌋ with S = {len(self.models)} models + {total_sites} query sites, P = {penalty}"
+            if penalty
+            else "no ORM1xx/ORM2xx finding"
+        )
         self.doc.add(
             f"- **Performance Score**: {score}/100 — {len(perf)} ORM1xx/ORM2xx findings weighted by severity "
             f"(critical 5, major 2, minor 1) over {size} units of ORM code: {formula} ([formula]({SCORE_DOCS}))"
@@ -220,13 +248,21 @@ class ReviewBuilder:
             ("Maintainability", ("ORM6", "ORM0") + tuple(flake8), "ORM6xx and flake8 E/W/F/C"),
         ]
         for label, prefixes, scope in buckets:
-            selected = [f for f in self.findings if f.code.startswith(prefixes) and (f.code.startswith("ORM") or f.code[:1] in flake8)]
+            selected = [
+                f for f in self.findings if f.code.startswith(prefixes) and (f.code.startswith("ORM") or f.code[:1] in flake8)
+            ]
             result = grade(selected)
-            worst = f"worst: {code(result.worst.code)} {escape(self.rule_name(result.worst.code))} at {code(result.worst.location)}" if result.worst else "nothing to report"
+            worst = (
+                f"worst: {code(result.worst.code)} {escape(self.rule_name(result.worst.code))} at {code(result.worst.location)}"
+                if result.worst
+                else "nothing to report"
+            )
             extra = ""
             if label == "Maintainability":
                 extra = " (flake8 " + ", ".join(f"{family} {count}" for family, count in flake8.items()) + ")"
-            self.doc.add(f"- **{label}**: grade {result.letter} — {result.summary} {scope} findings{extra}; {worst} ([grades]({GRADE_DOCS}))")
+            self.doc.add(
+                f"- **{label}**: grade {result.letter} — {result.summary} {scope} findings{extra}; {worst} ([grades]({GRADE_DOCS}))"
+            )
 
     def rule_name(self, code_: str) -> str:
         rule = RULES.get(code_)
@@ -265,7 +301,9 @@ class ReviewBuilder:
                 if inv.get("migration"):
                     ops[0] += inv.get("index_ops", [0, 0])[0]
                     ops[1] += inv.get("index_ops", [0, 0])[1]
-            concurrent = f"{ops[1]} of {ops[0]} index operations concurrent ({_pct(ops[1], ops[0])})" if ops[0] else "no index operations"
+            concurrent = (
+                f"{ops[1]} of {ops[0]} index operations concurrent ({_pct(ops[1], ops[0])})" if ops[0] else "no index operations"
+            )
             text = f"{reversible} of {len(migrations)} migrations reversible ({_pct(reversible, len(migrations))}); {concurrent}"
         else:
             text = "none found — no Django migration or Alembic revision among the reviewed files"
@@ -323,7 +361,9 @@ class ReviewBuilder:
         else:
             subject = f"{model} ({self.table_of(model)})" if model else findings[0].path
         more = f", {len(findings)} locations" if len(findings) > 1 else ""
-        self.doc.heading(3, f"Issue {number}: {RISK[rule.category.value]} — {escape(rule.name)} on {escape(subject)} ({code_}{more})")
+        self.doc.heading(
+            3, f"Issue {number}: {RISK[rule.category.value]} — {escape(rule.name)} on {escape(subject)} ({code_}{more})"
+        )
         first = findings[0]
         why = " ".join(rule.docs.get("Why is this bad?", "").split())
         why = why.split(". ")[0].rstrip(".") + "." if why else rule.summary
@@ -339,7 +379,8 @@ class ReviewBuilder:
             f"- **Location**: {self.locations(findings)}",
             f"- **Impact**: {escape(why)}",
             f"- **Technical Severity**: Critical - production incident risk ({escape(rule.category.title)}, {code_})",
-            f"- **Root Cause**: {escape(first.message)}" + (f" (and {len(findings) - 1} more like it)" if len(findings) > 1 else ""),
+            f"- **Root Cause**: {escape(first.message)}"
+            + (f" (and {len(findings) - 1} more like it)" if len(findings) > 1 else ""),
             f"- **Blast Radius**: {radius}; {len(findings)} finding(s) in {len({f.path for f in findings})} file(s)",
             f"- **Remediation Strategy**: {self.remediation(rule.category.value, first.message, len(findings))}",
             f"- **Prevention Measures**: {PREVENTION[rule.category.value]}",
@@ -361,7 +402,7 @@ class ReviewBuilder:
         fix = message.rsplit("; ", 1)[1].strip() if "; " in message else ""
         if fix and steps.startswith("1. "):
             where = f" (for each of the {count} locations, adapted to it)" if count > 1 else ""
-            steps = f"1. {escape(fix[0].upper() + fix[1:]).rstrip('.')}{where}." + steps[steps.index(" 2. "):]
+            steps = f"1. {escape(fix[0].upper() + fix[1:]).rstrip('.')}{where}." + steps[steps.index(" 2. ") :]
         return steps
 
     # -- improvement opportunities --------------------------------------------------------
@@ -384,10 +425,16 @@ class ReviewBuilder:
                 if label == "Model Organization & Documentation":
                     flake8 = flake8_counts(self.findings)
                     if any(flake8.values()):
-                        self.doc.add("  - flake8 findings of the same run: " + ", ".join(f"{family} {count}" for family, count in flake8.items()))
+                        self.doc.add(
+                            "  - flake8 findings of the same run: "
+                            + ", ".join(f"{family} {count}" for family, count in flake8.items())
+                        )
                     unparsed = sorted(r["path"] for r in self.records.values() if not r["inventory"].get("parsed", True))
                     if unparsed:
-                        self.doc.add(f"  - {len(unparsed)} files do not parse and were not analysed: " + ", ".join(code(p) for p in unparsed))
+                        self.doc.add(
+                            f"  - {len(unparsed)} files do not parse and were not analysed: "
+                            + ", ".join(code(p) for p in unparsed)
+                        )
             self.doc.blank()
 
     def bullet_summary(self, label: str, findings: list[ReportFinding]) -> str:
@@ -447,7 +494,9 @@ class ReviewBuilder:
         if not per_row:
             self.doc.add("- **Denormalization**: none warranted — no per-row aggregate (ORM209) was found in the reviewed code")
             return
-        self.doc.add(f"- **Denormalization**: {len(per_row)} per-row aggregates (ORM209); where the count is read on every page, a stored counter beats even an annotation:")
+        self.doc.add(
+            f"- **Denormalization**: {len(per_row)} per-row aggregates (ORM209); where the count is read on every page, a stored counter beats even an annotation:"
+        )
         proposals: dict[str, list[ReportFinding]] = defaultdict(list)
         for finding in per_row:
             proposals[self.counter_proposal(finding)].append(finding)
@@ -467,7 +516,9 @@ class ReviewBuilder:
             upkeep = f"kept current with {code(f'F(' + repr(field) + ') + 1')} updates when a row is added or removed"
         else:
             column = code(f'{field}: Mapped[int] = mapped_column(default=0, server_default="0")')
-            upkeep = f"kept current with {code(f'update({model}).values({field}={model}.{field} + 1)')} when a row is added or removed"
+            upkeep = (
+                f"kept current with {code(f'update({model}).values({field}={model}.{field} + 1)')} when a row is added or removed"
+            )
         return f"store {column} on {code(model)}, {upkeep}"
 
     # -- tasks and validation ---------------------------------------------------------------
@@ -478,7 +529,9 @@ class ReviewBuilder:
             items = sorted((f for f in self.orm if _starts(f.code, prefixes)), key=_rank)
             self.doc.add(f"{number}. {title}" + (f" ({len(items)} items)" if items else " — nothing to do"))
             for finding in items:
-                self.doc.add(f"   - [ ] {code(finding.location)} {finding.code} ({severity_of(finding.code)}): {escape(finding.message)}")
+                self.doc.add(
+                    f"   - [ ] {code(finding.location)} {finding.code} ({severity_of(finding.code)}): {escape(finding.message)}"
+                )
 
     def validation(self) -> None:
         self.doc.heading(2, H_VALIDATION)
@@ -499,7 +552,9 @@ class ReviewBuilder:
         text = "All ORM and schema code must pass Flake8 checks for style, formatting, and error-free code before submission."
         unchecked = sorted(r["path"] for r in self.records.values() if not r.get("style_checked", True))
         if unchecked and not problems and not unparsed:
-            self.doc.add(f"- ❌ {text} — not verified: the selection of this run left out flake8's E/W/F checks for {len(unchecked)} of {len(self.records)} files (keep the default selection and add `--extend-select=ORM`)")
+            self.doc.add(
+                f"- ❌ {text} — not verified: the selection of this run left out flake8's E/W/F checks for {len(unchecked)} of {len(self.records)} files (keep the default selection and add `--extend-select=ORM`)"
+            )
         elif problems or unparsed:
             detail = ", ".join(f"{family} {count}" for family, count in flake8.items())
             extra = f"; {len(unparsed)} files do not parse" if unparsed else ""

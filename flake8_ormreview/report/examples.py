@@ -29,7 +29,13 @@ class Example:
     safeguards: str
 
     def as_dict(self) -> dict:
-        return {"start": self.start, "end": self.end, "current": self.current, "improved": self.improved, "safeguards": self.safeguards}
+        return {
+            "start": self.start,
+            "end": self.end,
+            "current": self.current,
+            "improved": self.improved,
+            "safeguards": self.safeguards,
+        }
 
 
 @dataclass
@@ -62,14 +68,21 @@ def _innermost(tree: ast.AST | None, line: int, kinds: tuple[type, ...]) -> list
     if tree is None:
         return []
     found = [
-        n for n in ast.walk(tree)
+        n
+        for n in ast.walk(tree)
         if isinstance(n, kinds) and getattr(n, "lineno", 0) <= line <= (getattr(n, "end_lineno", 0) or 0)
     ]
     return sorted(found, key=lambda n: (n.lineno, -(n.end_lineno or 0)))
 
 
 def statement_span(site: Site) -> tuple[int, int]:
-    stmts = [s for s in _innermost(site.tree, site.line, (ast.stmt,)) if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.AsyncFor, ast.While, ast.With, ast.If, ast.Try))]
+    stmts = [
+        s
+        for s in _innermost(site.tree, site.line, (ast.stmt,))
+        if not isinstance(
+            s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.AsyncFor, ast.While, ast.With, ast.If, ast.Try)
+        )
+    ]
     if stmts:
         inner = stmts[-1]
         return inner.lineno, inner.end_lineno or inner.lineno
@@ -88,7 +101,18 @@ def finding_span(site: Site) -> tuple[int, int]:
 def _construct_ends(tree: ast.Module) -> dict[int, int]:
     """Line -> last line of the outermost simple statement or call starting there (one walk per tree)."""
     ends: dict[int, int] = {}
-    compound = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.If, ast.Try)
+    compound = (
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.ClassDef,
+        ast.For,
+        ast.AsyncFor,
+        ast.While,
+        ast.With,
+        ast.AsyncWith,
+        ast.If,
+        ast.Try,
+    )
     for node in ast.walk(tree):
         if isinstance(node, (ast.stmt, ast.Call)) and not isinstance(node, compound):
             ends[node.lineno] = max(ends.get(node.lineno, 0), node.end_lineno or node.lineno)
@@ -167,7 +191,7 @@ def _call_in_message(message: str, prefix: str) -> str:
     for position in range(begin + len(prefix) - 1, len(message)):
         depth += {"(": 1, ")": -1}.get(message[position], 0)
         if depth == 0:
-            return message[begin: position + 1]
+            return message[begin : position + 1]
     return ""
 
 
@@ -177,7 +201,15 @@ def rewrite_orm101(site: Site) -> Example | None:
     if create_index:
         new = list(site.lines)
         new.insert(end, _indent(site.lines[start - 1]) + create_index)
-        return _example(site, start, end, new, "# On a populated table build it without blocking writes:\n# with op.get_context().autocommit_block():\n#     " + create_index[:-1] + ", postgresql_concurrently=True)")
+        return _example(
+            site,
+            start,
+            end,
+            new,
+            "# On a populated table build it without blocking writes:\n# with op.get_context().autocommit_block():\n#     "
+            + create_index[:-1]
+            + ", postgresql_concurrently=True)",
+        )
     for call in _calls_on_line(site, site.line):
         for kw in call.keywords:
             if kw.arg == "db_index" and isinstance(kw.value, ast.Constant) and kw.value.value is False:
@@ -239,7 +271,9 @@ def _table_name(site: Site) -> str:
             for stmt in node.body:
                 if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                     targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                    if any(isinstance(t, ast.Name) and t.id == "__tablename__" for t in targets) and isinstance(stmt.value, ast.Constant):
+                    if any(isinstance(t, ast.Name) and t.id == "__tablename__" for t in targets) and isinstance(
+                        stmt.value, ast.Constant
+                    ):
                         return str(stmt.value.value)
         elif _callee(node) in ("Table", "create_table") and node.args and isinstance(node.args[0], ast.Constant):
             return str(node.args[0].value)
@@ -260,7 +294,7 @@ def _alembic_index_safeguard(table: str, column: str) -> str:
     return (
         f"# Alembic revision that builds the index without blocking writes:\n"
         f"# with op.get_context().autocommit_block():\n"
-        f"#     op.create_index(\"ix_{table}_{column}\", \"{table}\", [\"{column}\"], postgresql_concurrently=True)"
+        f'#     op.create_index("ix_{table}_{column}", "{table}", ["{column}"], postgresql_concurrently=True)'
     )
 
 
@@ -295,7 +329,12 @@ def _query_anchor(expr: ast.expr) -> ast.expr:
     if isinstance(expr, ast.Call) and _callee(expr) in ("scalars", "execute") and expr.args:
         return _query_anchor(expr.args[0])
     # qs.all() / result.scalars().all(): put the option before the terminal call.
-    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr in QUERY_TERMINALS and not expr.args:
+    if (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Attribute)
+        and expr.func.attr in QUERY_TERMINALS
+        and not expr.args
+    ):
         return _query_anchor(expr.func.value)
     return expr
 
@@ -305,9 +344,9 @@ def _eager_fix(message: str) -> tuple[str, str]:
     for prefix in (".select_related(", ".prefetch_related(", ".options("):
         begin = message.find("add " + prefix)
         if begin >= 0:
-            fix = _call_in_message(message[begin + 4:], prefix)
+            fix = _call_in_message(message[begin + 4 :], prefix)
             if fix:
-                rest = message[begin + 4 + len(fix):]
+                rest = message[begin + 4 + len(fix) :]
                 target = rest[4:].strip().rstrip(".;") if rest.startswith(" to ") else ""
                 return fix, target
     return "", ""
@@ -357,11 +396,17 @@ def rewrite_orm201(site: Site) -> Example | None:
     end = max(site.line, statement_span(site)[1])
     if end - start + 1 > MAX_LINES:
         return None
-    return _example(site, start, end, new, (
-        "# Pin the query count in a test so the N+1 cannot come back:\n"
-        "# with self.assertNumQueries(2):   # Django; SQLAlchemy: count statements with an event listener\n"
-        "#     render_the_page()"
-    ))
+    return _example(
+        site,
+        start,
+        end,
+        new,
+        (
+            "# Pin the query count in a test so the N+1 cannot come back:\n"
+            "# with self.assertNumQueries(2):   # Django; SQLAlchemy: count statements with an event listener\n"
+            "#     render_the_page()"
+        ),
+    )
 
 
 def rewrite_orm302(site: Site) -> Example | None:
@@ -374,12 +419,23 @@ def rewrite_orm302(site: Site) -> Example | None:
         new.insert(first - 1, _indent(site.lines[function.lineno - 1]) + "@transaction.atomic")
         if end - first + 1 > MAX_LINES:
             return None
-        return _example(site, first, end, new, (
-            "# from django.db import transaction\n"
-            "# Test it outside TestCase's wrapping transaction (TransactionTestCase) so autocommit is real."
-        ))
+        return _example(
+            site,
+            first,
+            end,
+            new,
+            (
+                "# from django.db import transaction\n"
+                "# Test it outside TestCase's wrapping transaction (TransactionTestCase) so autocommit is real."
+            ),
+        )
     indent = _indent(site.lines[start - 1])
-    new = site.lines[: start - 1] + [f"{indent}with transaction.atomic():"] + ["    " + line for line in site.lines[start - 1 : end]] + site.lines[end:]
+    new = (
+        site.lines[: start - 1]
+        + [f"{indent}with transaction.atomic():"]
+        + ["    " + line for line in site.lines[start - 1 : end]]
+        + site.lines[end:]
+    )
     return _example(site, start, end, new, "# from django.db import transaction")
 
 
@@ -396,7 +452,12 @@ def rewrite_orm408(site: Site) -> Example | None:
             improved = "\n".join([new[node.lineno - 1], new[node.lineno], "    ...", "\n".join(new[start : end + 1])])
             return Example(node.lineno, end, current, improved, "# Keep concurrent index operations in a migration of their own.")
     indent = _indent(site.lines[start - 1])
-    new = site.lines[: start - 1] + [f"{indent}with op.get_context().autocommit_block():"] + ["    " + line for line in site.lines[start - 1 : end]] + site.lines[end:]
+    new = (
+        site.lines[: start - 1]
+        + [f"{indent}with op.get_context().autocommit_block():"]
+        + ["    " + line for line in site.lines[start - 1 : end]]
+        + site.lines[end:]
+    )
     return _example(site, start, end, new, "# Keep concurrent index operations in a revision of their own.")
 
 
@@ -414,10 +475,16 @@ def rewrite_orm501(site: Site) -> Example | None:
     if hashed:
         new = list(site.lines)
         new[start - 1] = line.replace(name, f"{name}_hash", 1) + "  # store make_password(raw) / a salted hash, never the value"
-        return _example(site, start, end, new, (
-            f"# Data migration: hash the existing values into {name}_hash, then drop {name}.\n"
-            "# Check with django.contrib.auth.hashers.check_password (or passlib) at login."
-        ))
+        return _example(
+            site,
+            start,
+            end,
+            new,
+            (
+                f"# Data migration: hash the existing values into {name}_hash, then drop {name}.\n"
+                "# Check with django.contrib.auth.hashers.check_password (or passlib) at login."
+            ),
+        )
     call = calls[0]
     callee = _callee(call)
     if callee in ("CharField", "TextField", "BinaryField", "JSONField", "EmailField"):
@@ -425,16 +492,34 @@ def rewrite_orm501(site: Site) -> Example | None:
         new = _replace_segment(site, call.func, replacement)
         if new:
             new[start - 1] += "  # from fernet_fields import " + replacement
-            return _example(site, start, end, new, f"# Data migration: encrypt the existing {name} values; restrict who can read the key (settings.FERNET_KEYS).")
+            return _example(
+                site,
+                start,
+                end,
+                new,
+                f"# Data migration: encrypt the existing {name} values; restrict who can read the key (settings.FERNET_KEYS).",
+            )
     for arg in call.args:
-        if isinstance(arg, (ast.Call, ast.Name, ast.Attribute)) and _segment(site, arg).split("(")[0].split(".")[-1] in ("String", "Text", "Unicode", "LargeBinary", "JSON"):
+        if isinstance(arg, (ast.Call, ast.Name, ast.Attribute)) and _segment(site, arg).split("(")[0].split(".")[-1] in (
+            "String",
+            "Text",
+            "Unicode",
+            "LargeBinary",
+            "JSON",
+        ):
             new = _replace_segment(site, arg, f'StringEncryptedType({_segment(site, arg)}, get_key, AesEngine, "pkcs5")')
             if new:
-                return _example(site, start, end, new, (
-                    "# from sqlalchemy_utils import StringEncryptedType\n"
-                    "# from sqlalchemy_utils.types.encrypted.encrypted_type import AesEngine\n"
-                    f"# Alembic revision: encrypt the existing {name} values in batches."
-                ))
+                return _example(
+                    site,
+                    start,
+                    end,
+                    new,
+                    (
+                        "# from sqlalchemy_utils import StringEncryptedType\n"
+                        "# from sqlalchemy_utils.types.encrypted.encrypted_type import AesEngine\n"
+                        f"# Alembic revision: encrypt the existing {name} values in batches."
+                    ),
+                )
     return None
 
 
@@ -448,9 +533,17 @@ def rewrite_orm409(site: Site) -> Example | None:
             new = list(site.lines)
             replacement = [f"# removed: {site.lines[start - 1].strip()}  (the live model changes after this migration)"]
             for alias in node.names:
-                replacement.append(f'# inside the RunPython function: {alias.asname or alias.name} = apps.get_model("{app}", "{alias.name}")')
+                replacement.append(
+                    f'# inside the RunPython function: {alias.asname or alias.name} = apps.get_model("{app}", "{alias.name}")'
+                )
             new[start - 1 : end] = replacement
-            return Example(start, end, site.text(start, end), "\n".join(replacement), "# Run the migration from an empty database in CI (migrate from zero) to catch this.")
+            return Example(
+                start,
+                end,
+                site.text(start, end),
+                "\n".join(replacement),
+                "# Run the migration from an empty database in CI (migrate from zero) to catch this.",
+            )
     return None
 
 
@@ -466,7 +559,13 @@ def rewrite_orm401(site: Site) -> Example | None:
             else:
                 new = _add_keyword(site, call, "null=True")
             if new:
-                return _example(site, start, end, new, "# Later release: backfill the rows, then AlterField to null=False once every writer sets it.")
+                return _example(
+                    site,
+                    start,
+                    end,
+                    new,
+                    "# Later release: backfill the rows, then AlterField to null=False once every writer sets it.",
+                )
         if callee == "Column" and "nullable" in keywords and "server_default" not in keywords:
             default = keywords.get("default")
             if default is not None and isinstance(default.value, ast.Constant):
@@ -485,7 +584,9 @@ def _state_only(site: Site, start: int, end: int, note: str = "") -> str:
     indent = _indent(site.lines[start - 1])
     body = textwrap.indent(textwrap.dedent(site.text(start, end)).rstrip().rstrip(",") + ",", indent + " " * 8)
     head = f"{indent}{note}\n" if note else ""
-    return f"{head}{indent}migrations.SeparateDatabaseAndState(\n{indent}    state_operations=[\n{body}\n{indent}    ],\n{indent}),"
+    return (
+        f"{head}{indent}migrations.SeparateDatabaseAndState(\n{indent}    state_operations=[\n{body}\n{indent}    ],\n{indent}),"
+    )
 
 
 def rewrite_orm402(site: Site) -> Example | None:
@@ -493,17 +594,35 @@ def rewrite_orm402(site: Site) -> Example | None:
     text = site.text(start, end)
     indent = _indent(site.lines[start - 1])
     if re.match(r"\s*(migrations\.)?(RemoveField|DeleteModel)\(", site.lines[start - 1]):
-        return Example(start, end, text, _state_only(site, start, end), "# Drop the column in a later release, once no deployed code reads it.")
-    improved = "\n".join(f"{indent}# {line.strip()}  -- moved to a later revision, after the code stops reading it" for line in text.splitlines())
-    return Example(start, end, text, improved, "# Expand/contract: stop reading the column, deploy, then drop it in its own revision.")
+        return Example(
+            start,
+            end,
+            text,
+            _state_only(site, start, end),
+            "# Drop the column in a later release, once no deployed code reads it.",
+        )
+    improved = "\n".join(
+        f"{indent}# {line.strip()}  -- moved to a later revision, after the code stops reading it" for line in text.splitlines()
+    )
+    return Example(
+        start, end, text, improved, "# Expand/contract: stop reading the column, deploy, then drop it in its own revision."
+    )
 
 
 def rewrite_orm403(site: Site) -> Example | None:
     start, end = finding_span(site)
     text = site.text(start, end)
     if re.match(r"\s*(migrations\.)?Rename(Field|Model)\(", site.lines[start - 1]):
-        improved = _state_only(site, start, end, "# keep the old column: give the renamed field db_column=\"<old name>\" in the model")
-        return Example(start, end, text, improved, "# Rename the column itself later, with an expand/contract sequence (add, backfill, switch, drop).")
+        improved = _state_only(
+            site, start, end, '# keep the old column: give the renamed field db_column="<old name>" in the model'
+        )
+        return Example(
+            start,
+            end,
+            text,
+            improved,
+            "# Rename the column itself later, with an expand/contract sequence (add, backfill, switch, drop).",
+        )
     return None
 
 
@@ -567,7 +686,10 @@ def _parametrise(site: Site, fstring: ast.JoinedStr, start: int, end: int, sink_
         indent = _indent(site.lines[start - 1])
         checks = []
         for expr in identifiers:
-            checks += [f"{indent}if {expr} not in ALLOWED_SQL_NAMES:  # a fixed set of column/table names", f"{indent}    raise ValueError(f\"unexpected SQL name {{{expr}!r}}\")"]
+            checks += [
+                f"{indent}if {expr} not in ALLOWED_SQL_NAMES:  # a fixed set of column/table names",
+                f'{indent}    raise ValueError(f"unexpected SQL name {{{expr}!r}}")',
+            ]
         new = new[: start - 1] + checks + new[start - 1 :]
     return _example(site, start, end, new, "# Add a test that passes a quote (') through this path: it must stay data, not SQL.")
 
@@ -597,7 +719,7 @@ def _placeholders(combined: str, values: list[str], named: bool) -> tuple[str, l
 
     position = 0
     for match in re.finditer(r"'[^']*'|\0\d+\0", combined):
-        before = combined[position: match.start()]
+        before = combined[position : match.start()]
         out.append(plain(before))
         token = match.group(0)
         if token.startswith("'"):
@@ -609,7 +731,9 @@ def _placeholders(combined: str, values: list[str], named: bool) -> tuple[str, l
                 if whole:
                     params.append(values[int(whole.group(1))])
                 else:
-                    literal = MARKER.sub(lambda m: "{" + values[int(m.group(1))] + "}", inner.replace("{", "{{").replace("}", "}}"))
+                    literal = MARKER.sub(
+                        lambda m: "{" + values[int(m.group(1))] + "}", inner.replace("{", "{{").replace("}", "}}")
+                    )
                     params.append("f" + repr(literal))
                 out.append(placeholder())
         else:
@@ -650,7 +774,9 @@ def _clip(text: str) -> str:
     return "\n".join(head + [f"# ... {len(lines) - len(head) - len(tail)} more lines ..."] + tail)
 
 
-def build_example(lines: list[str], tree: ast.Module | None, line: int, col: int, code: str, message: str, path: str, fallback: str = "") -> dict:
+def build_example(
+    lines: list[str], tree: ast.Module | None, line: int, col: int, code: str, message: str, path: str, fallback: str = ""
+) -> dict:
     """The implementation example for one finding (never raises)."""
     site = Site(lines, tree, line, col, code, message, path)
     example = None
@@ -665,8 +791,12 @@ def build_example(lines: list[str], tree: ast.Module | None, line: int, col: int
         if end - start + 1 > MAX_LINES:
             end = start + MAX_LINES - 1
         current = site.text(start, end) if 1 <= line <= len(lines) else ""
-        improved = "# No line-level rewrite for this case; the rule's recommended pattern:\n" + (fallback.strip() or "# see the rule's documentation")
-        example = Example(start, end, current, improved, "# Keep this rule enabled in CI and pre-commit: flake8 --extend-select=ORM")
+        improved = "# No line-level rewrite for this case; the rule's recommended pattern:\n" + (
+            fallback.strip() or "# see the rule's documentation"
+        )
+        example = Example(
+            start, end, current, improved, "# Keep this rule enabled in CI and pre-commit: flake8 --extend-select=ORM"
+        )
     example.current = _clip(example.current)
     example.improved = _clip(example.improved)
     return example.as_dict()

@@ -144,13 +144,19 @@ class OrmReviewFormatter(Default):
             def line_map(line: int) -> tuple[int, int]:
                 return mapping[line - 1] if 1 <= line <= len(mapping) else (0, line)
 
-            return {display: make_record(display, source, findings, index, line_map=line_map, suffix=".ipynb", style_checked=self.style_checked)}
+            return {
+                display: make_record(
+                    display, source, findings, index, line_map=line_map, suffix=".ipynb", style_checked=self.style_checked
+                )
+            }
         analysed = None
         if source is not None and display.endswith((".pyx", ".pxd")):
             from ..cython import to_python
 
             analysed = to_python(source).text
-        return {display: make_record(display, source, findings, index, analysed_source=analysed, style_checked=self.style_checked)}
+        return {
+            display: make_record(display, source, findings, index, analysed_source=analysed, style_checked=self.style_checked)
+        }
 
     def stop(self) -> None:
         super().stop()

@@ -15,8 +15,14 @@ from typing import Any
 from ..semantic.names import ImportMap, canonical, module_name_for
 
 EAGER_LOADERS = (
-    "select_related", "prefetch_related", "Prefetch", "joinedload", "selectinload", "subqueryload",
-    "immediateload", "contains_eager",
+    "select_related",
+    "prefetch_related",
+    "Prefetch",
+    "joinedload",
+    "selectinload",
+    "subqueryload",
+    "immediateload",
+    "contains_eager",
 )
 DB_AGGREGATIONS = ("annotate", "aggregate", "Count", "Sum", "Avg", "Exists", "Subquery", "count", "sum", "avg")
 QUERY_ROOT_ATTRS = ("objects", "query")
@@ -76,29 +82,33 @@ def _models_of(tree: ast.Module, path: str, index: Any) -> list[dict[str, Any]]:
             table = index.table_name(model)
         except Exception:  # noqa: BLE001
             table = model.table or model.name
-        models.append({
-            "name": model.name,
-            "qualname": model.qualname,
-            "table": table,
-            "line": model.line,
-            "end_line": model.end_line or model.line,
-            "framework": model.framework,
-            "docstring": bool(model.docstring),
-            "abstract": bool(model.abstract),
-            "fields": sorted(model.fields),
-        })
+        models.append(
+            {
+                "name": model.name,
+                "qualname": model.qualname,
+                "table": table,
+                "line": model.line,
+                "end_line": model.end_line or model.line,
+                "framework": model.framework,
+                "docstring": bool(model.docstring),
+                "abstract": bool(model.abstract),
+                "fields": sorted(model.fields),
+            }
+        )
         for fact in model.indexes:
             if fact.kind == "primary_key" or not fact.columns and not fact.expressions:
                 continue
-            models[-1].setdefault("indexes", []).append({
-                "model": model.name,
-                "columns": list(fact.columns),
-                "kind": fact.kind,
-                "composite": len(fact.columns) > 1,
-                "partial": bool(fact.partial),
-                "include": bool(fact.include),
-                "line": fact.line,
-            })
+            models[-1].setdefault("indexes", []).append(
+                {
+                    "model": model.name,
+                    "columns": list(fact.columns),
+                    "kind": fact.kind,
+                    "composite": len(fact.columns) > 1,
+                    "partial": bool(fact.partial),
+                    "include": bool(fact.include),
+                    "line": fact.line,
+                }
+            )
     return models
 
 
@@ -148,7 +158,10 @@ def _index_operations(tree: ast.Module, imports: ImportMap) -> list[int]:
             concurrent += 1
         elif name in ("create_index", "drop_index") and (op.startswith("alembic:") or _looks_like_op(node.func)):
             total += 1
-            if any(k.arg == "postgresql_concurrently" and isinstance(k.value, ast.Constant) and k.value.value is True for k in node.keywords):
+            if any(
+                k.arg == "postgresql_concurrently" and isinstance(k.value, ast.Constant) and k.value.value is True
+                for k in node.keywords
+            ):
                 concurrent += 1
     return [total, concurrent]
 

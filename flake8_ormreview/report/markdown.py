@@ -109,7 +109,7 @@ def render_html(text: str, title: str) -> str:
 
     body = MarkdownIt("commonmark", {"html": False}).render(text)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html_escape(title)}</title>\n"
         "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5}"
         "pre{background:#f6f8fa;padding:1rem;overflow:auto}code{font-size:90%}</style>\n"

@@ -108,7 +108,11 @@ def make_record(
         inventory = empty_inventory(suffix or file_suffix(display_path))
         inventory["parsed"] = False
     else:
-        inventory = build_inventory(parse_text, display_path, index, tree) if tree is not None else empty_inventory(suffix or file_suffix(display_path))
+        inventory = (
+            build_inventory(parse_text, display_path, index, tree)
+            if tree is not None
+            else empty_inventory(suffix or file_suffix(display_path))
+        )
         if tree is None:
             inventory["parsed"] = False
     if suffix:
@@ -117,7 +121,14 @@ def make_record(
     items = []
     for line, col, code, message in sorted(set(findings)):
         cell, shown_line = line_map(line) if line_map else (0, line)
-        item: dict[str, Any] = {"line": shown_line, "col": col, "code": code, "message": message, "cell": cell, "end_line": shown_line}
+        item: dict[str, Any] = {
+            "line": shown_line,
+            "col": col,
+            "code": code,
+            "message": message,
+            "cell": cell,
+            "end_line": shown_line,
+        }
         if code.startswith("ORM") and severity_of(code) == "critical":
             rule = RULES.get(code)
             example = build_example(lines, tree, line, col, code, message, display_path, rule.good_example if rule else "")
@@ -143,5 +154,9 @@ def findings_of(records: dict[str, dict[str, Any]]) -> list[ReportFinding]:
     result = []
     for path, record in records.items():
         for item in record.get("findings", []):
-            result.append(ReportFinding(path, item["line"], item["col"], item["code"], item["message"], item.get("cell", 0), item.get("end_line", 0)))
+            result.append(
+                ReportFinding(
+                    path, item["line"], item["col"], item["code"], item["message"], item.get("cell", 0), item.get("end_line", 0)
+                )
+            )
     return sorted(result)

@@ -57,7 +57,11 @@ def grade(findings: list[ReportFinding]) -> Grade:
         letter = "B"
     else:
         letter = "A"
-    worst = min(findings, key=lambda f: (SEVERITY_ORDER[severity_of(f.code)], f.code, f.path, f.cell, f.line, f.col)) if findings else None
+    worst = (
+        min(findings, key=lambda f: (SEVERITY_ORDER[severity_of(f.code)], f.code, f.path, f.cell, f.line, f.col))
+        if findings
+        else None
+    )
     return Grade(letter, counts, worst)
 
 

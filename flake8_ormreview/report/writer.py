@@ -138,11 +138,16 @@ def write_review(
             files = sidecar["files"]
             files.update(records)
             # A file deleted since an earlier run of the day no longer belongs in the review.
-            for path in [p for p in files if p not in records and not os.path.exists(p) and not os.path.exists(os.path.join(directory, p))]:
+            for path in [
+                p for p in files if p not in records and not os.path.exists(p) and not os.path.exists(os.path.join(directory, p))
+            ]:
                 del files[path]
             all_paths = sorted(set(sidecar.get("paths", [])) | set(paths or ["."]))
             review = build_review(files, date, all_paths, version)
-            _atomic_write(stem + ".json", json.dumps({"version": SIDECAR_VERSION, "paths": all_paths, "files": files}, sort_keys=True, indent=0))
+            _atomic_write(
+                stem + ".json",
+                json.dumps({"version": SIDECAR_VERSION, "paths": all_paths, "files": files}, sort_keys=True, indent=0),
+            )
             _atomic_write(target, review.text)
             html_path = None
             if html:
@@ -154,5 +159,7 @@ def write_review(
     except StructureError as exc:
         raise ReportError(f"orm-review: {exc}; {target} was not written, please report it") from None
     except Exception as exc:  # noqa: BLE001 - a bug in the report must not cost the user a traceback
-        raise ReportError(f"orm-review: could not build the review ({type(exc).__name__}: {exc}); {target} was not written, please report it") from None
+        raise ReportError(
+            f"orm-review: could not build the review ({type(exc).__name__}: {exc}); {target} was not written, please report it"
+        ) from None
     return Written(target, html_path)
