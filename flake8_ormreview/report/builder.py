@@ -238,7 +238,7 @@ class ReviewBuilder:
         )
         self.doc.add(
             f"- **Performance Score**: {score}/100 — {len(perf)} ORM1xx/ORM2xx findings weighted by severity "
-            f"(critical 5, major 2, minor 1) over {size} unit{"s" if size != 1 else ""} of ORM code: {formula} ([formula]({SCORE_DOCS}))"
+            f"(critical 5, major 2, minor 1) over {size} unit{'s' if size != 1 else ''} of ORM code: {formula} ([formula]({SCORE_DOCS}))"
         )
         flake8 = flake8_counts(self.findings)
         buckets = [
