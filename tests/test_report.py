@@ -450,3 +450,15 @@ def test_denormalization_proposes_a_counter_on_the_iterated_model(shop_records, 
     assert "views.py:7`" in denormalization
     empty = records_for(tmp_path, {"x.py": "x = 1\n"}, {})
     assert "**Denormalization**: none warranted" in build_review(empty, "2026-01-02", ["."]).text
+
+
+def test_a_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    from flake8_ormreview.report import writer
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(writer.os, "replace", refuse)
+    with pytest.raises(writer.ReportError, match="cannot write .*Permission denied"):
+        writer.write_review({}, str(tmp_path), "2026-01-02", ["."])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".orm-optimization-review-2026-01-02.lock"]
