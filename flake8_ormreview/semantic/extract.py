@@ -75,7 +75,9 @@ def detect_kind(path: str, tree: ast.Module, imports: ImportMap) -> str:
         return "alembic"
     if {"revision", "upgrade", "down_revision"} <= top_names:
         return "alembic"
-    if base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py" or "tests" in parts[:-1]:
+    # tests.py / test.py: Django's per-app test module (wagtail's contrib apps have them).
+    # A "test" folder holds test apps and factories too (django-oscar's oscar/test/factories, wagtail/test/testapp).
+    if base.startswith("test_") or base.endswith("_test.py") or base in ("conftest.py", "tests.py", "test.py") or {"tests", "test"} & set(parts[:-1]):
         return "test"
     return "module"
 
