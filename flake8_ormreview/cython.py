@@ -152,6 +152,7 @@ class _Block:
     def __init__(self, indent: int, kind: str) -> None:
         self.indent = indent
         self.kind = kind  # "extern" (body -> pass), "declarations" (body -> assignments), "struct"
+        self.body = ""  # indentation of the block's first line: nested C blocks inside stay at it
 
 
 def _convert_line(line: str, blocks: list[_Block]) -> str:
@@ -164,7 +165,8 @@ def _convert_line(line: str, blocks: list[_Block]) -> str:
     if blocks and stripped and not stripped.startswith("#"):
         kind = blocks[-1].kind
         if kind == "extern":
-            return f"{indent}pass"
+            blocks[-1].body = blocks[-1].body or indent
+            return f"{blocks[-1].body}pass"
         if kind in ("declarations", "struct"):
             if re.match(r"^(cdef|cpdef)\b", stripped):
                 stripped = re.sub(r"^(cdef|cpdef)\s+", "", stripped)
@@ -210,6 +212,9 @@ def _convert_line(line: str, blocks: list[_Block]) -> str:
         blocks.append(_Block(width, "extern"))
         return f"{indent}if True:"
     if re.match(r"^ctypedef\b", stripped):
+        if stripped.split("#", 1)[0].rstrip().endswith(":"):  # ctypedef fused T: / a C block
+            blocks.append(_Block(width, "extern"))
+            return f"{indent}if True:"
         return f"{indent}pass"
     if re.match(r"^cdef\s+extern\b", stripped):
         return f"{indent}pass"

@@ -198,3 +198,31 @@ def test_example_notebook_converts():
     code_cells = [c for c in data["cells"] if c["cell_type"] == "code"]
     assert len(nb.cells) == len(code_cells)
     ast.parse(nb.text)
+
+
+def test_pxd_declarations_translate():
+    pxd = textwrap.dedent(
+        '''\
+        from libc.stdint cimport int64_t
+
+        cdef extern from "stats.h" nogil:
+            ctypedef struct stats_t:
+                int64_t count
+            int stats_init(stats_t* s)
+
+        cdef class OrderStats:
+            cdef public double revenue
+            cpdef double average(self)
+            cdef void add(self, double amount) noexcept
+
+        cpdef double order_total(object order) except -1
+        ctypedef fused number:
+            int
+            double
+        '''
+    )
+    transformed = to_python(pxd)
+    assert transformed.error == ""
+    assert len(lines_of(transformed.text)) == len(lines_of(pxd))
+    assert lines_of(transformed.text)[4] == "    pass"  # nested C block flattened into its extern block
+    ast.parse(transformed.text)
