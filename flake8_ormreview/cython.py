@@ -48,6 +48,9 @@ FUNCTION_TAIL = re.compile(
 )
 CAST = re.compile(r"<\s*(?:const\s+)?" + IDENT + r"(?:\.\w+)*(?:\s*\[[^\]<>]*\])?\s*[*&]*\s*\??\s*>(?=\s*[\w(\[.])")
 
+ADDRESS_OF = re.compile(r"(?<=[(,=\[])(\s*)&(?=[A-Za-z_])")  # f(&x), p = &x: C address-of
+OLD_FOR = re.compile(r"^for\s+(" + IDENT + r")\s+from\s+(.+?)\s*<=?\s*\1\s*<=?\s*(.+?)\s*:\s*(#.*)?$")
+
 
 @dataclass
 class Transformed:
@@ -188,6 +191,9 @@ def _convert_line(line: str, blocks: list[_Block]) -> str:
     match = re.match(r"^DEF\s+(" + IDENT + r")\s*=\s*(.*)$", stripped)
     if match:
         return f"{indent}{match.group(1)} = {match.group(2)}"
+    match = OLD_FOR.match(stripped)
+    if match:
+        return f"{indent}for {match.group(1)} in range({match.group(2)}, {match.group(3)}):"
     if re.match(r"^with\s+(nogil|gil)\s*(\(.*\))?\s*:", stripped):
         return f"{indent}if True:"
     match = re.match(
@@ -257,6 +263,7 @@ def to_python(source: str) -> Transformed:
         for line in source.splitlines():
             converted = _convert_line(line, blocks)
             converted = CAST.sub(lambda m: " " * len(m.group(0)), converted) if "<" in converted else converted
+            converted = ADDRESS_OF.sub(" ", converted) if "&" in converted else converted
             out.append(converted)
     except Exception as exc:  # noqa: BLE001 - report, never crash
         return Transformed(source, f"Cython transform failed: {type(exc).__name__}", True)

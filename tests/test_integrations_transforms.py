@@ -42,6 +42,9 @@ CYTHON_CASES = [
     ("def plain(a, *args, b: int = 2, **kw):", "def plain(a, *args, b: int = 2, **kw):"),
     ("x = <int>value", "x =      value"),
     ("y = <Book?>obj.parent", "y =        obj.parent"),
+    ("for i from 0 <= i < n:", "for i in range(0, n):"),
+    ("stats_init(&stats, n)", "stats_init( stats, n)"),
+    ("flags = a & b", "flags = a & b"),
 ]
 
 
