@@ -99,7 +99,7 @@ class OrmReviewFormatter(Default):
         self.started = False
         self.records: dict[str, dict[str, Any]] = {}
         self.current: list[tuple[int, int, str, str]] = []
-        self.error_exit = False
+        self.style_checked = True
 
     def start(self) -> None:
         super().start()
@@ -163,9 +163,9 @@ class OrmReviewFormatter(Default):
         if not self.writes_report:
             return
         options = Options.from_namespace(self.options)
-        paths = [p for p in (getattr(self.options, "filenames", None) or ["."])]
+        paths = list(getattr(self.options, "filenames", None) or ["."])
         notebooks = {nbqa_notebook_for(p) for p in paths}
-        if any(notebooks):
+        if any(notebooks):  # under nbqa the paths are its temporary files: name the notebooks
             paths = sorted({os.path.normpath(nb) for nb in notebooks if nb})
         try:
             write_review(self.records, options.review_dir, options.review_date, paths, html=options.review_html)
