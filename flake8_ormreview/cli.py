@@ -255,7 +255,7 @@ class Review:
         for error in notebook.cell_errors:
             cell_lines = notebook.cell_source(error.cell).splitlines()
             physical = cell_lines[error.line - 1] if 0 < error.line <= len(cell_lines) else ""
-            # Cell errors carry their own (cell, line): mark them with a negative line to map later.
+            # Cell errors carry their own (cell, line in cell); raw_line() encodes them for the record.
             self.collector.handle(_violation("E999", path, error.line, error.col, error.message, physical, cell=error.cell))
         if not notebook.text:
             return
