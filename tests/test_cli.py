@@ -267,3 +267,12 @@ def test_list_rules(tmp_path):
     listed = [line.split()[0] for line in result.stdout.splitlines()]
     assert listed == [rule.code for rule in all_rules()]
     assert not list(tmp_path.iterdir())  # listing writes no review
+
+
+def test_merge_keeps_earlier_batches_and_default_replaces(project):
+    orm_review(project, "shop/models.py", "--date", DATE)
+    orm_review(project, "shop/views.py", "--date", DATE, "--merge")
+    text = (project / REPORT).read_text(encoding="utf-8")
+    assert "shop/models.py:lines 15-15" in text and "shop/views.py:lines 5-5" in text
+    orm_review(project, "shop/views.py", "--date", DATE)
+    assert "shop/models.py:lines 15-15" not in (project / REPORT).read_text(encoding="utf-8")
