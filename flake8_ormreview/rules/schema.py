@@ -530,12 +530,25 @@ def legacy_index_declaration(ctx: FileContext) -> Iterator[Finding]:
     for model in schema_models(ctx):
         if model.framework != "django":
             continue
-        if model.index_together_line:
+        if model.index_together_line and not _resets_option(ctx, model.index_together_line):
             yield ctx.finding("ORM104", model.index_together_line, 0, model=model.name, option="index_together",
                               state="removed in Django 5.1", fix=_modern_declaration(model, "index_together"))
-        if model.unique_together_line:
+        if model.unique_together_line and not _resets_option(ctx, model.unique_together_line):
             yield ctx.finding("ORM104", model.unique_together_line, 0, model=model.name, option="unique_together",
                               state="a legacy declaration", fix=_modern_declaration(model, "unique_together"))
+
+
+def _resets_option(ctx: FileContext, line: int) -> bool:
+    """``unique_together = None`` / ``= ()`` on this line: it clears what a parent Meta declared.
+
+    wagtail's test models do this; there is nothing to migrate to UniqueConstraint.
+    """
+    for node in ctx.walk():
+        if isinstance(node, ast.Assign) and node.lineno == line:
+            value = node.value
+            return (isinstance(value, ast.Constant) and value.value is None) or (
+                isinstance(value, (ast.Tuple, ast.List)) and not value.elts)
+    return False
 
 
 def _modern_declaration(model: ModelFact, option: str) -> str:
