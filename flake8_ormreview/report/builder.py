@@ -77,7 +77,7 @@ REMEDIATION = {
 }
 
 PREVENTION = {
-    "schema": "Run `flake8 --extend-select=ORM` in pre-commit and CI; check every new foreign key (Django `ForeignKey`, SQLAlchemy `ForeignKey("table.id")`) for an index in review.",
+    "schema": "Run `flake8 --extend-select=ORM` in pre-commit and CI; check every new foreign key (Django `ForeignKey`, SQLAlchemy `ForeignKey('table.id')`) for an index in review.",
     "queries": 'Keep ORM2xx enabled in CI; assert query counts in tests (`assertNumQueries`, an SQLAlchemy `before_cursor_execute` counter); use `lazy="raise"` on SQLAlchemy relationships.',
     "transactions": "Keep ORM3xx enabled in CI; review every function that writes twice for a transaction boundary.",
     "migrations": "Keep ORM4xx enabled on new migrations (`orm-migration-scope = leaf` for old ones); require a rollback plan in the deploy checklist.",
