@@ -16,6 +16,18 @@ def documented_models(ctx: FileContext):
     return [m for m in ctx.models if m.framework != "core"]
 
 
+def inherits_its_documentation(ctx: FileContext, model) -> bool:
+    """A concrete class that only makes a documented abstract model of the project concrete.
+
+    django-oscar's pattern: ``class Product(AbstractProduct): pass`` in models.py,
+    where the abstract model carries the docstring (and declares every field).
+    """
+    if model.abstract or ctx.own_fields(model):
+        return False
+    parents = ctx.index.parents(model)
+    return bool(parents) and parents[0].abstract and parents[0].docstring
+
+
 @rule(
     "ORM601",
     "model-without-docstring",
@@ -60,7 +72,7 @@ def model_without_docstring(ctx: FileContext) -> Iterator[Finding]:
     - [PEP 257: docstring conventions](https://peps.python.org/pep-0257/)
     """
     for model in documented_models(ctx):
-        if not model.docstring:
+        if not model.docstring and not inherits_its_documentation(ctx, model):
             fix = ("add one saying what its subclasses share" if model.abstract
                    else "add one saying what one row represents and who writes it")
             yield ctx.finding("ORM601", model.line, 0, model=model.name, fix=fix)
