@@ -60,21 +60,23 @@ def checked_migration(ctx: FileContext) -> MigrationModel | None:
 
 
 def on_database(ctx: FileContext, *databases: str) -> bool:
-    return revision_database(ctx) in databases
+    revision_backend = revision_database(ctx)
+    return ctx.options.database in databases and (revision_backend is None or revision_backend in databases)
 
 
-def revision_database(ctx: FileContext) -> str:
-    """The backend this file's migrations run on: ``orm-database``, unless the revision says otherwise.
+def revision_database(ctx: FileContext) -> str | None:
+    """The backend an Alembic revision's folder names, if any.
 
     Projects that keep one Alembic tree per backend (prefect's ``versions/sqlite/`` and
-    ``versions/postgresql/``) name the backend in a folder of the revision's path.
+    ``versions/postgresql/``) say in the path which backend a revision runs on: a rule
+    for another backend stays silent there (the folder narrows ``orm-database``, never widens it).
     """
     if ctx.kind == "alembic":
         folders = ctx.path.replace("\\", "/").split("/")[:-1]
         named = [folder for folder in folders if folder in DATABASES]
         if named:
             return named[-1]
-    return ctx.options.database
+    return None
 
 
 def _summary(ctx: FileContext) -> dict | None:
