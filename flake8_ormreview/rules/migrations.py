@@ -619,6 +619,9 @@ def _max_length(definition: FieldDef) -> int | None:
 
 def _type_parts(node: ast.AST | None) -> tuple[str, list]:
     """``sa.String(length=50)`` -> ("String", [50]); ``sa.Numeric(10, 2)`` -> ("Numeric", [10, 2])."""
+    # sa.Text().with_variant(MEDIUMTEXT, "mysql"): the PostgreSQL column is the base type (mlflow).
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "with_variant":
+        node = node.func.value
     call = node if isinstance(node, ast.Call) else None
     name = dotted(call.func if call else node) if node is not None else None
     values = []
