@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import ast
 import copy
+import hashlib
 import json
 import os
 import re
 import tempfile
 from stat import S_ISREG
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from .semantic.extract import extract_module
@@ -50,6 +52,27 @@ DJANGO_LIBRARY_MODELS = {
     "django.contrib.sessions.base_session.AbstractBaseSession", "django.contrib.sessions.models.Session",
 }
 SQLA_BASE_ROOTS = {"sqlalchemy:DeclarativeBase", "sqlalchemy:DeclarativeBaseNoMeta", "sqlalchemy:Base"}
+
+
+@lru_cache(maxsize=1)
+def extractor_fingerprint() -> str:
+    """Hash of the code that turns a file into facts: an upgrade invalidates the cache.
+
+    CACHE_VERSION only moves when someone remembers to bump it; a changed
+    extractor with the same version would keep serving stale facts for every
+    file that has not been touched since.
+    """
+    from . import __version__
+
+    digest = hashlib.sha1(__version__.encode())
+    here = os.path.dirname(os.path.abspath(__file__))
+    for relative in ("index.py", "semantic/extract.py", "semantic/facts.py", "semantic/names.py", "semantic/migrations.py"):
+        try:
+            with open(os.path.join(here, relative), "rb") as handle:
+                digest.update(handle.read())
+        except OSError:  # e.g. installed as a zip: the version alone decides
+            pass
+    return digest.hexdigest()[:16]
 
 
 def worth_indexing(source: str | bytes) -> bool:
@@ -156,6 +179,8 @@ class ProjectIndex:
                 data = json.load(handle)
             if data.get("version") != CACHE_VERSION or data.get("roots") != [os.path.abspath(r) for r in self.roots]:
                 return {}
+            if data.get("extractor") != extractor_fingerprint():
+                return {}  # facts written by another version of the extraction code
             return {
                 path: (entry["mtime"], entry["size"], module_from_dict(entry["facts"]))
                 for path, entry in data["files"].items()
@@ -168,6 +193,7 @@ class ProjectIndex:
             return
         data = {
             "version": CACHE_VERSION,
+            "extractor": extractor_fingerprint(),
             "roots": [os.path.abspath(r) for r in self.roots],
             "files": {
                 path: {"mtime": mtime, "size": size, "facts": module_to_dict(facts)}

@@ -222,3 +222,17 @@ def test_an_absolute_path_does_not_duplicate_the_file_in_the_index(project):
     assert index.key_for(str(project / "shop/models.py")) == "shop/models.py"
     assert not index.overrides  # the buffer equals the disk copy under the same key
     assert [m.qualname for m in index.by_name["Order"]] == ["shop.models.Order"]
+
+
+def test_a_cache_from_another_extractor_version_is_not_trusted(project, monkeypatch):
+    """Facts cached by an older extractor must not outlive an upgrade of the plugin."""
+    import flake8_ormreview.index as index_module
+
+    ProjectIndex(["."], CACHE_DIRNAME).ensure_fresh()
+    path = cache_file(project)
+    data = json.loads(path.read_text())
+    data["files"]["shop/models.py"]["facts"]["classes"] = []  # what an older extractor might have said
+    path.write_text(json.dumps(data))
+    assert "ORM103" not in view_codes(ProjectIndex(["."], CACHE_DIRNAME))  # same extractor: the cache is trusted
+    monkeypatch.setattr(index_module, "extractor_fingerprint", lambda: "another-version")
+    assert "ORM103" in view_codes(ProjectIndex(["."], CACHE_DIRNAME))
