@@ -239,4 +239,6 @@ def module_from_dict(data: dict[str, Any]) -> ModuleFacts:
 
 
 def module_to_dict(facts: ModuleFacts) -> dict[str, Any]:
-    return _plain(facts)
+    # Every top-level key stays (readers of the cache look them up directly);
+    # the bulk, the models' and fields' defaults, is left out below that.
+    return {name: _plain(getattr(facts, name)) for name in sorted(_field_names(ModuleFacts))}
