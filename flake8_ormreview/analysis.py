@@ -58,9 +58,7 @@ def analyze(
             index=index,
             options=options,
         )
-    except (RecursionError, MemoryError) as exc:
-        return [internal_error(exc)]
-    except Exception as exc:  # noqa: BLE001 - never crash the user's flake8 run
+    except Exception as exc:  # noqa: BLE001 - never crash the user's flake8 run (RecursionError, MemoryError too)
         return [internal_error(exc)]
     for rule in all_rules():
         if rule.check is None:
