@@ -11,10 +11,9 @@ import ast
 import os
 import re
 from dataclasses import asdict
-from typing import Any
 
 from .facts import FieldFact, IndexFact, ModelFact, ModuleFacts
-from .names import ORM_PACKAGES, ImportMap, canonical, dotted, iter_module_level, module_name_for
+from .names import ORM_PACKAGES, ImportMap, canonical, dotted, iter_module_level, literal, module_name_for
 from .migrations import summarize_migration
 
 DJANGO_RELATIONS = {"ForeignKey": "fk", "OneToOneField": "o2o", "ManyToManyField": "m2m", "ParentalKey": "fk"}
@@ -23,16 +22,6 @@ SQLA_RELATION_CALLS = {"sqlalchemy:relationship", "sqlalchemy:relation", "sqlmod
 ORDER_BY_STRING = re.compile(r"^\s*(?:(?:desc|asc)\(\s*)?(?:\w+\.)*(\w+)\s*\)?(?:\.(?:desc|asc)\(\))?(?:\s+(?:asc|desc))?\s*$", re.I)
 THIRD_PARTY_RELATIONS = {"modelcluster.fields.ParentalKey"}
 NOT_FIELDS = {"django:Manager", "django:QuerySet", "django:Index", "django:UniqueConstraint"}
-
-
-def literal(node: ast.AST | None) -> Any:
-    """A constant, or a list/tuple of constants; ``None`` when not literal."""
-    if node is None:
-        return None
-    try:
-        return ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return None
 
 
 def keywords(call: ast.Call) -> dict[str, ast.expr]:

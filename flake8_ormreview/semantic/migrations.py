@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field as dc_field, fields as dc_fields
 from typing import Any, Iterable, Iterator
 
-from .names import ImportMap, canonical, dotted
+from .names import ImportMap, canonical, dotted, literal
 
 # Positional parameters of Django's operations, by operation class.
 DJANGO_PARAMS: dict[str, tuple[str, ...]] = {
@@ -104,15 +104,6 @@ NAMED_TARGETS = {"AddField", "RemoveField", "AlterField", "RenameField", "add_co
 
 # Django field classes stored as varchar (CharField and its subclasses).
 VARCHAR_FIELDS = {"CharField", "SlugField", "EmailField", "URLField", "FileField", "ImageField", "FilePathField"}
-
-
-def literal(node: ast.AST | None) -> Any:
-    if node is None:
-        return None
-    try:
-        return ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return None
 
 
 def text_of(node: ast.AST | None) -> str:

@@ -10,7 +10,7 @@ SQLAlchemy name it stands for.
 from __future__ import annotations
 
 import ast
-from typing import Iterator
+from typing import Any, Iterator
 
 # Calls whose result we track as a named instance at module level.
 TRACKED_FACTORIES = {
@@ -42,6 +42,16 @@ def module_name_for(path: str, root: str) -> str:
     if parts and parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
+
+
+def literal(node: ast.AST | None) -> Any:
+    """A constant, or a list/tuple of constants; ``None`` when not literal."""
+    if node is None:
+        return None
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
 
 
 def dotted(node: ast.AST) -> str | None:
