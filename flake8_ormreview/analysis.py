@@ -12,7 +12,6 @@ from .registry import all_rules, get_rule
 from .semantic.extract import ModuleExtractor
 from .semantic.facts import ModuleFacts
 from .semantic.names import module_name_for
-from .semantic.walk import all_nodes
 
 
 def analyze(
@@ -37,7 +36,6 @@ def analyze(
                 tree = ast.parse(source, filename=path)
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 return []  # too deep for CPython's parser counts as not parsing (flake8 never gets this far)
-        all_nodes(tree)  # one walk, shared by every rule (children and parents come with it)
         if index is None:
             index = get_index(options.source_roots)
         index.ensure_fresh()
@@ -61,10 +59,9 @@ def analyze(
     except Exception as exc:  # noqa: BLE001 - never crash the user's flake8 run (RecursionError, MemoryError too)
         return [internal_error(exc)]
     for rule in all_rules():
-        if rule.check is None:
-            continue
         try:
-            findings.update(rule.check(ctx))
+            if rule.applies_to(ctx):
+                findings.update(rule.check(ctx))
         except Exception as exc:  # noqa: BLE001
             failure = failure or exc
     result = sorted(findings)

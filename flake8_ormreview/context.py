@@ -14,6 +14,13 @@ from .semantic import walk as _walk
 from .semantic.facts import ModelFact, ModuleFacts
 from .semantic.names import ImportMap, canonical
 
+# Module-level imports from these packages make a file worth every rule: the ORMs,
+# and the DB-API drivers whose cursors take raw SQL.
+ORM_AND_DRIVER_PACKAGES = frozenset({
+    "django", "sqlalchemy", "sqlmodel", "flask_sqlalchemy", "alembic",
+    "sqlite3", "psycopg", "psycopg2", "pymysql", "MySQLdb", "asyncpg", "aiosqlite", "databases", "aiomysql",
+})
+
 
 @dataclass(frozen=True, order=True)
 class Finding:
@@ -58,6 +65,31 @@ class FileContext:
     def models(self) -> list[ModelFact]:
         """Models defined in this file, as resolved by the project index."""
         return self.index.models_in(self.path)
+
+    @cached_property
+    def reaches_orm(self) -> bool:
+        """Whether anything in this file can name a model, a query or a database connection.
+
+        Rules resolve every receiver through the file's module-level imports and
+        the index, so a file that defines no model, is no migration and imports
+        nothing that resolves to an ORM, a driver, a model or a module defining
+        models cannot produce a finding from them: the analysis skips those rules
+        there (most of a large project's files; see docs/performance.md).
+        """
+        if self.is_migration or self.models:
+            return True
+        for qualname in self.imports.names.values():
+            if qualname.split(".", 1)[0] in ORM_AND_DRIVER_PACKAGES or qualname.endswith(("get_model", "get_class")):
+                return True  # get_model/get_class: Django's app registry and Oscar's loader return models
+            resolved = self.index.resolve_symbol(qualname)
+            if canonical(resolved) or self.index.model(resolved) is not None:
+                return True
+            if resolved.split(".", 1)[0] in ORM_AND_DRIVER_PACKAGES:
+                return True  # a project re-export of an ORM object (``from app.db import db``)
+            module = self.index.modules.get(resolved)
+            if module is not None and any(self.index.model(cls.qualname) for cls in module.classes):
+                return True  # ``from shop import models`` then ``models.Book.objects``
+        return False
 
     def own_fields(self, model: ModelFact) -> list:
         """Fields declared in this file's class body (not inherited ones)."""

@@ -66,6 +66,16 @@ class Rule:
     message: str
     check: CheckFunction | None
     docs: dict[str, str] = field(default_factory=dict)
+    # The check runs on files that reach the ORM (FileContext.reaches_orm), and on
+    # other files only when their source matches this pattern.
+    outside_orm_trigger: re.Pattern[str] | None = None
+
+    def applies_to(self, ctx: "FileContext") -> bool:
+        if self.check is None:
+            return False
+        if ctx.reaches_orm:
+            return True
+        return self.outside_orm_trigger is not None and self.outside_orm_trigger.search(ctx.source) is not None
 
     @property
     def summary(self) -> str:
@@ -121,13 +131,21 @@ def rule(
     severity: Severity,
     category: Category,
     message: str,
+    outside_orm_trigger: str | None = None,
 ) -> Callable[[CheckFunction], CheckFunction]:
-    """Register the decorated check function as the implementation of ``code``."""
+    """Register the decorated check function as the implementation of ``code``.
+
+    A check runs only on files that reach the ORM (import it, a driver, a model
+    or a models module, define models, or are migrations).  A rule that also
+    recognises its target by name alone (a ``cursor``) gives the regex
+    ``outside_orm_trigger``: other files whose source matches it are checked too.
+    """
+    trigger = re.compile(outside_orm_trigger) if outside_orm_trigger else None
 
     def decorate(check: CheckFunction) -> CheckFunction:
         if code in RULES:
             raise ValueError(f"{code} is declared twice")
-        RULES[code] = Rule(code, name, severity, category, message, check, parse_docs(check.__doc__))
+        RULES[code] = Rule(code, name, severity, category, message, check, parse_docs(check.__doc__), trigger)
         check.rule = RULES[code]  # type: ignore[attr-defined]
         return check
 

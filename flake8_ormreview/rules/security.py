@@ -289,6 +289,7 @@ def extra_elements(node: ast.AST) -> list[ast.AST]:
     Severity.CRITICAL,
     Category.SECURITY,
     "SQL injection: {sink} receives SQL built with {how} from '{value}'; {fix}",
+    outside_orm_trigger=r"\.execute(many)?\(",  # a ``cursor`` is recognised by its name alone
 )
 def sql_built_from_strings(ctx: FileContext) -> Iterator[Finding]:
     """
