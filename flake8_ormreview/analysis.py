@@ -6,6 +6,7 @@ import ast
 import os
 
 from .context import FileContext, Finding
+from .findings_cache import FindingsCache
 from .index import ProjectIndex, get_index, worth_indexing
 from .options import Options
 from .registry import all_rules, get_rule
@@ -26,8 +27,29 @@ def analyze(
     Never raises: a failure inside the analysis becomes a single ORM000
     finding, and the findings of every rule that did not fail are kept.
     A file that does not parse yields nothing (flake8 reports it as E999).
+    When the index has a cache folder, the findings of a file whose text,
+    path and project facts are unchanged come from the findings cache.
     """
     options = options or Options()
+    try:
+        if index is None:
+            index = get_index(options.source_roots)
+        index.refresh_if_stale()
+        path = index.key_for(path)  # an editor's absolute path names the same file as the walk's
+        cache = FindingsCache.for_file(index, options, path)
+        key = cache.key(path, source) if cache is not None else ""
+        cached = cache.load(key) if cache is not None else None
+    except Exception as exc:  # noqa: BLE001 - never crash the user's flake8 run
+        return [internal_error(exc)]
+    if cached is not None:
+        return cached
+    result = _analyze(source, path, index, options, tree)
+    if cache is not None and not any(finding.code == "ORM000" for finding in result):
+        cache.store(key, result)
+    return result
+
+
+def _analyze(source: str, path: str, index: ProjectIndex, options: Options, tree: ast.Module | None) -> list[Finding]:
     findings: set[Finding] = set()
     failure: BaseException | None = None
     try:
@@ -36,10 +58,7 @@ def analyze(
                 tree = ast.parse(source, filename=path)
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 return []  # too deep for CPython's parser counts as not parsing (flake8 never gets this far)
-        if index is None:
-            index = get_index(options.source_roots)
         index.ensure_fresh()
-        path = index.key_for(path)  # an editor's absolute path names the same file as the walk's
         root = index.root_for(path)
         module = module_name_for(path, root)
         extractor = ModuleExtractor(tree, path, root, module)

@@ -22,7 +22,8 @@ import re
 import tempfile
 from stat import S_ISREG
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import lru_cache, partial
+from collections.abc import Mapping
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from .semantic.extract import extract_module
@@ -30,7 +31,7 @@ from .semantic.facts import FieldFact, IndexFact, ModelFact, ModuleFacts, module
 from .semantic.names import canonical
 
 T = TypeVar("T")
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 CACHE_DIRNAME = ".orm-review-cache"
 SOURCE_SUFFIXES = (".py", ".pyw")
 SKIP_DIRS = {
@@ -123,15 +124,86 @@ class Relation:
         return self.kind in ("fk", "o2o", "reverse_o2o") or (self.kind == "relationship" and not self.to_many)
 
 
+def facts_digest(raw: dict) -> str:
+    """A stable digest of one file's facts (as stored in the cache)."""
+    return hashlib.sha1(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+class FileEntry:
+    """One file's facts as the cache keeps them: decoded on first use.
+
+    A warm run whose findings all come from the findings cache only needs each
+    file's stat and digest, never the facts themselves.
+    """
+
+    __slots__ = ("mtime", "size", "digest", "_facts", "_raw", "_reextract")
+
+    def __init__(self, mtime: int, size: int, *, facts: ModuleFacts | None = None, raw: dict | None = None,
+                 digest: str | None = None, reextract: Callable[[], ModuleFacts] | None = None) -> None:
+        self.mtime, self.size, self._facts, self._raw, self._reextract = mtime, size, facts, raw, reextract
+        self.digest = digest or facts_digest(self.raw)
+
+    @property
+    def facts(self) -> ModuleFacts:
+        if self._facts is None:
+            try:
+                self._facts = module_from_dict(self._raw or {})
+            except (KeyError, TypeError, ValueError, AttributeError):
+                # A cache entry written by hand or by a foreign tool: read the file again.
+                self._facts = (self._reextract() if self._reextract else None) or ModuleFacts(path="", module="")
+        return self._facts
+
+    @property
+    def raw(self) -> dict:
+        if self._raw is None:
+            self._raw = module_to_dict(self._facts or ModuleFacts(path="", module=""))
+        return self._raw
+
+
+class FilesView(Mapping):
+    """``path -> (mtime_ns, size, facts)`` over the entries, decoding only what is read."""
+
+    def __init__(self, entries: dict[str, FileEntry]) -> None:
+        self._entries = entries
+
+    def __getitem__(self, path: str) -> tuple[int, int, ModuleFacts]:
+        entry = self._entries[path]
+        return entry.mtime, entry.size, entry.facts
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._entries
+
+
 @dataclass
 class ProjectIndex:
     roots: list[str]
     cache_dir: str | None = None
-    files: dict[str, tuple[int, int, ModuleFacts]] = field(default_factory=dict)
+    entries: dict[str, FileEntry] = field(default_factory=dict)
     overrides: dict[str, ModuleFacts] = field(default_factory=dict)
     stale: bool = True
     _resolved: bool = False
     _keys_by_abspath: dict[str, str] | None = None
+    _digest: str | None = None
+
+    @property
+    def files(self) -> FilesView:
+        return FilesView(self.entries)
+
+    @property
+    def digest(self) -> str:
+        """What the files on disk say, as one digest: changes when any file's facts change."""
+        if self._digest is None:
+            digest = hashlib.sha1(extractor_fingerprint().encode())
+            for path in sorted(self.entries):
+                digest.update(f"{path}\0{self.entries[path].digest}\n".encode())
+            self._digest = digest.hexdigest()[:16]
+        return self._digest
 
     # -- building -----------------------------------------------------------------------
 
@@ -157,10 +229,10 @@ class ProjectIndex:
         this the same file would be indexed twice and re-resolved on every lint.
         """
         key = os.path.normpath(path)
-        if key in self.files:
+        if key in self.entries:
             return key
         if self._keys_by_abspath is None:
-            self._keys_by_abspath = {os.path.abspath(known): known for known in self.files}
+            self._keys_by_abspath = {os.path.abspath(known): known for known in self.entries}
         return self._keys_by_abspath.get(os.path.abspath(key), key)
 
     def root_for(self, path: str) -> str:
@@ -171,7 +243,7 @@ class ProjectIndex:
                 return root
         return self.roots[0] if self.roots else "."
 
-    def load_cache(self) -> dict[str, tuple[int, int, ModuleFacts]]:
+    def load_cache(self) -> dict[str, FileEntry]:
         if not self.cache_file:
             return {}
         try:
@@ -181,10 +253,13 @@ class ProjectIndex:
                 return {}
             if data.get("extractor") != extractor_fingerprint():
                 return {}  # facts written by another version of the extraction code
-            return {
-                path: (entry["mtime"], entry["size"], module_from_dict(entry["facts"]))
-                for path, entry in data["files"].items()
-            }
+            entries = {}
+            for path, entry in data["files"].items():
+                if not isinstance(entry["facts"], dict) or not isinstance(entry["digest"], str):
+                    return {}
+                entries[path] = FileEntry(int(entry["mtime"]), int(entry["size"]), raw=entry["facts"],
+                                          digest=entry["digest"], reextract=partial(self.extract_file, path))
+            return entries
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return {}  # missing, unreadable or corrupt: rebuild
 
@@ -196,8 +271,8 @@ class ProjectIndex:
             "extractor": extractor_fingerprint(),
             "roots": [os.path.abspath(r) for r in self.roots],
             "files": {
-                path: {"mtime": mtime, "size": size, "facts": module_to_dict(facts)}
-                for path, (mtime, size, facts) in sorted(self.files.items())
+                path: {"mtime": entry.mtime, "size": entry.size, "digest": entry.digest, "facts": entry.raw}
+                for path, entry in sorted(self.entries.items())
             },
         }
         try:
@@ -218,9 +293,9 @@ class ProjectIndex:
 
     def refresh(self) -> None:
         """Bring every file's facts up to date (stat only for unchanged files)."""
-        previous = self.files or self.load_cache()
-        current: dict[str, tuple[int, int, ModuleFacts]] = {}
-        changed = not self.files and not previous
+        previous = self.entries or self.load_cache()
+        current: dict[str, FileEntry] = {}
+        changed = not self.entries and not previous
         for path in self.iter_source_files():
             try:
                 stat = os.stat(path)
@@ -229,29 +304,39 @@ class ProjectIndex:
             if not S_ISREG(stat.st_mode):
                 continue  # a FIFO or device named *.py would block the read forever
             entry = previous.get(path)
-            if entry and entry[0] == stat.st_mtime_ns and entry[1] == stat.st_size:
+            if entry and entry.mtime == stat.st_mtime_ns and entry.size == stat.st_size:
                 current[path] = entry
                 continue
             changed = True
-            if stat.st_size > MAX_FILE_BYTES:
-                facts = ModuleFacts(path=path, module="")
-            else:
-                try:
-                    with open(path, "rb") as handle:
-                        facts = facts_for_source(handle.read(), path, self.root_for(path))
-                except OSError:
-                    continue
-                except Exception:  # noqa: BLE001 - one odd file must not break every other file's analysis
-                    facts = ModuleFacts(path=path, module="")
-            current[path] = (stat.st_mtime_ns, stat.st_size, facts)
+            facts = self.extract_file(path, stat.st_size)
+            if facts is not None:
+                current[path] = FileEntry(stat.st_mtime_ns, stat.st_size, facts=facts)
         if set(current) != set(previous):
             changed = True
-        self.files = current
+        self.entries = current
         self._keys_by_abspath = None
+        self._digest = None
         self.stale = False
         self._resolved = False
         if changed or not (self.cache_file and os.path.exists(self.cache_file)):
             self.save_cache()
+
+    def extract_file(self, path: str, size: int = 0) -> ModuleFacts | None:
+        """The facts of the file on disk (``None`` if it cannot be read)."""
+        if size > MAX_FILE_BYTES:
+            return ModuleFacts(path=path, module="")
+        try:
+            with open(path, "rb") as handle:
+                return facts_for_source(handle.read(), path, self.root_for(path))
+        except OSError:
+            return None
+        except Exception:  # noqa: BLE001 - one odd file must not break every other file's analysis
+            return ModuleFacts(path=path, module="")
+
+    def refresh_if_stale(self) -> None:
+        """Re-stat the project if a new run started; no resolution (see ``ensure_fresh``)."""
+        if self.stale:
+            self.refresh()
 
     def ensure_fresh(self) -> None:
         if self.stale:
@@ -263,8 +348,8 @@ class ProjectIndex:
         """Use ``facts`` (from the text being linted) for its path in place of the disk copy."""
         self.ensure_fresh()
         key = os.path.normpath(facts.path)
-        known = self.files.get(key)
-        if known is not None and known[2] == facts:
+        known = self.entries.get(key)
+        if known is not None and known.facts == facts:
             if key in self.overrides:
                 del self.overrides[key]
                 self._resolved = False
@@ -277,10 +362,10 @@ class ProjectIndex:
     # -- resolution ----------------------------------------------------------------------
 
     def all_facts(self) -> Iterable[ModuleFacts]:
-        for path, (_, _, facts) in self.files.items():
-            yield self.overrides.get(path, facts)
+        for path, entry in self.entries.items():
+            yield self.overrides.get(path) or entry.facts
         for path, facts in self.overrides.items():
-            if path not in self.files:
+            if path not in self.entries:
                 yield facts
 
     def memo(self, key: object, compute: Callable[[], T]) -> T:
@@ -547,7 +632,8 @@ class ProjectIndex:
     def models_in(self, path: str) -> list[ModelFact]:
         self.ensure_fresh()
         key = os.path.normpath(path)
-        facts = self.overrides.get(key) or (self.files.get(key) or (0, 0, None))[2]
+        entry = self.entries.get(key)
+        facts = self.overrides.get(key) or (entry.facts if entry is not None else None)
         if facts is None:
             return []
         return [self.classes.get(c.qualname, c) for c in facts.classes if self.classes.get(c.qualname, c).is_model]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from typing import Any, Iterator
 
-from . import __version__
+from . import __version__, findings_cache
 from .analysis import analyze
 from .index import get_index, mark_all_stale
 from .options import FLAKE8_OPTIONS, Options
@@ -31,9 +31,14 @@ class OrmReviewChecker:
         cls.options = Options.from_namespace(options)
         mark_all_stale()  # a new run (or a new editor request): re-stat the project
         try:
-            # Build the index here, in the main process: forked --jobs workers inherit it
-            # instead of each re-reading the cache (spawned workers rebuild lazily).
-            get_index(cls.options.source_roots).ensure_fresh()
+            index = get_index(cls.options.source_roots)
+            index.refresh_if_stale()
+            findings_cache.prune(index)
+            if not findings_cache.has_findings(index):
+                # Most files will be analysed: resolve the index here, in the main process,
+                # so forked --jobs workers inherit it (spawned workers resolve lazily).
+                # A warm run mostly reads stored findings and may never need it.
+                index.ensure_fresh()
         except Exception:  # noqa: BLE001 - analysis reports ORM000 per file if it really fails
             pass
 

@@ -1,0 +1,177 @@
+"""The findings cache: reused only while the text, path, options, plugin and project facts are unchanged.
+
+Each test proves reuse by making the real analysis impossible (it raises)
+and invalidation by a finding that changes with the edit.  ORM103 in
+``shop/views.py`` depends on ``shop/models.py`` through the index, so it
+shows whether another file's edit reaches a cached file.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import flake8_ormreview.analysis as analysis_module
+from flake8_ormreview import findings_cache
+from flake8_ormreview.analysis import analyze
+from flake8_ormreview.findings_cache import FINDINGS_DIRNAME, STALE_SECONDS, findings_folder
+from flake8_ormreview.index import CACHE_DIRNAME, ProjectIndex
+from flake8_ormreview.options import Options
+
+MODELS = textwrap.dedent(
+    '''
+    from django.db import models
+
+
+    class Order(models.Model):
+        """An order."""
+
+        status = models.CharField(max_length=20)
+
+        def __str__(self):
+            return self.status
+    '''
+).lstrip()
+INDEXED_MODELS = MODELS.replace("max_length=20)", "max_length=20, db_index=True)")
+VIEWS = textwrap.dedent(
+    '''
+    from shop.models import Order
+
+
+    def open_orders():
+        return list(Order.objects.filter(status="open"))
+    '''
+).lstrip()
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "shop/__init__.py", "")
+    write(tmp_path, "shop/models.py", MODELS)
+    write(tmp_path, "shop/views.py", VIEWS)
+    return tmp_path
+
+
+def write(root: Path, relative: str, text: str) -> Path:
+    target = root / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    stat = target.stat()  # a later mtime: an edit within the same clock tick must still count
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000_000))
+    return target
+
+
+def new_run() -> ProjectIndex:
+    """The index a new flake8 process would have (reading the on-disk cache)."""
+    return ProjectIndex(["."], CACHE_DIRNAME)
+
+
+def view_codes(source: str = VIEWS, options: Options | None = None) -> list[str]:
+    return [f.code for f in analyze(source, "shop/views.py", index=new_run(), options=options)]
+
+
+def test_an_unchanged_file_gets_its_stored_findings_without_analysis(project, monkeypatch):
+    assert view_codes() == ["ORM103"]
+    monkeypatch.setattr(analysis_module, "_analyze", lambda *a, **k: pytest.fail("analysed again"))
+    assert view_codes() == ["ORM103"]
+    stored = list((project / CACHE_DIRNAME / FINDINGS_DIRNAME).glob("*/*.json"))
+    assert len(stored) == 1
+
+
+def test_an_edited_model_invalidates_the_findings_of_other_files(project):
+    assert view_codes() == ["ORM103"]
+    write(project, "shop/models.py", INDEXED_MODELS)
+    assert view_codes() == []
+
+
+def test_an_edited_function_body_elsewhere_keeps_the_stored_findings(project):
+    write(project, "shop/services.py", "def total(rows):\n    return sum(rows)\n")
+    index = new_run()
+    index.refresh()
+    digest = index.digest
+    write(project, "shop/services.py", "def total(rows):\n    return sum(r for r in rows if r)\n")
+    index = new_run()
+    index.refresh()
+    assert index.digest == digest, "a body edit changes no fact, so no stored finding is thrown away"
+
+
+def test_the_buffer_text_is_part_of_the_key(project):
+    assert view_codes() == ["ORM103"]
+    assert view_codes(VIEWS.replace('status="open"', 'pk=1')) == []
+
+
+def test_other_options_are_another_key(project):
+    assert view_codes() == ["ORM103"]
+    stored = Options()
+    other = Options(max_model_fields=5)
+    cache = findings_cache.FindingsCache(findings_folder(new_run()), stored)
+    assert cache.key("shop/views.py", VIEWS) != findings_cache.FindingsCache("x", other).key("shop/views.py", VIEWS)
+    # review-only options do not change findings, so they share the entries
+    same = Options(review_dir="elsewhere", review_date="2026-01-01")
+    assert cache.key("shop/views.py", VIEWS) == findings_cache.FindingsCache("x", same).key("shop/views.py", VIEWS)
+
+
+def test_findings_with_an_internal_error_are_not_stored(project, monkeypatch):
+    from flake8_ormreview.context import Finding
+
+    with monkeypatch.context() as patch:
+        patch.setattr(analysis_module, "_analyze", lambda *a, **k: [Finding(1, 0, "ORM000", "boom")])
+        assert view_codes() == ["ORM000"]
+    assert view_codes() == ["ORM103"]
+
+
+def test_a_damaged_entry_is_analysed_again(project):
+    assert view_codes() == ["ORM103"]
+    for entry in (project / CACHE_DIRNAME / FINDINGS_DIRNAME).glob("*/*.json"):
+        entry.write_text('[["not", "a", "finding"', encoding="utf-8")
+    assert view_codes() == ["ORM103"]
+
+
+def test_another_files_unsaved_buffer_disables_the_cache(project):
+    index = new_run()
+    analyze(INDEXED_MODELS, "shop/models.py", index=index)  # the editor's unsaved model
+    assert index.overrides
+    assert findings_cache.FindingsCache.for_file(index, Options(), "shop/views.py") is None
+    assert [f.code for f in analyze(VIEWS, "shop/views.py", index=index)] == []
+
+
+def test_folders_of_other_digests_are_pruned_once_stale(project):
+    assert view_codes() == ["ORM103"]
+    parent = project / CACHE_DIRNAME / FINDINGS_DIRNAME
+    old, recent = parent / "0123456789abcdef", parent / "fedcba9876543210"
+    for folder in (old, recent):
+        folder.mkdir()
+        (folder / "x.json").write_text("[]")
+    os.utime(old, (0, 0))
+    index = new_run()
+    index.refresh()
+    findings_cache.prune(index)
+    assert not old.exists()
+    assert recent.exists(), f"another run may still use it for {STALE_SECONDS} s"
+    assert Path(findings_folder(index)).exists()
+
+
+def test_no_cache_folder_means_no_findings_cache(project):
+    index = ProjectIndex(["."], cache_dir=None)
+    assert findings_cache.FindingsCache.for_file(index, Options(), "shop/views.py") is None
+    assert [f.code for f in analyze(VIEWS, "shop/views.py", index=index)] == ["ORM103"]
+    assert not (project / CACHE_DIRNAME).exists()
+
+
+def test_flake8_reruns_give_the_same_output_from_the_cache(project):
+    command = [sys.executable, "-m", "flake8", "--isolated", "--select=ORM", "--jobs=2", "shop"]
+    first = subprocess.run(command, capture_output=True, text=True, cwd=project)
+    stored = sorted((project / CACHE_DIRNAME / FINDINGS_DIRNAME).glob("*/*.json"))
+    second = subprocess.run(command, capture_output=True, text=True, cwd=project)
+    assert "ORM103" in first.stdout and first.stdout == second.stdout
+    assert len(stored) == 3  # __init__.py, models.py, views.py
+    assert sorted((project / CACHE_DIRNAME / FINDINGS_DIRNAME).glob("*/*.json")) == stored
+    write(project, "shop/models.py", INDEXED_MODELS)
+    third = subprocess.run(command, capture_output=True, text=True, cwd=project)
+    assert "ORM103" not in third.stdout
