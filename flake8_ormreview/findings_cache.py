@@ -16,7 +16,6 @@ Findings that include an internal error (ORM000) are never stored.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ from dataclasses import fields
 from functools import lru_cache
 
 from .context import Finding
+from .digest import digest_of, new_digest
 from .index import ProjectIndex
 from .options import Options
 
@@ -40,7 +40,8 @@ def package_fingerprint() -> str:
     """Hash of every module of this package: an upgrade (or a local edit) invalidates all entries."""
     from . import __version__
 
-    digest = hashlib.sha1(__version__.encode())
+    digest = new_digest()
+    digest.update(__version__.encode())
     here = os.path.dirname(os.path.abspath(__file__))
     for folder, dirnames, filenames in os.walk(here):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
@@ -79,7 +80,7 @@ class FindingsCache:
 
     def key(self, path: str, source: str) -> str:
         text = f"{self.salt}{path}\0{source}".encode("utf-8", "surrogatepass")
-        return hashlib.sha1(text).hexdigest()
+        return digest_of(text)
 
     def load(self, key: str) -> list[Finding] | None:
         try:

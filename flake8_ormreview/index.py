@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import hashlib
 import json
 import os
 import re
@@ -26,6 +25,7 @@ from functools import lru_cache, partial
 from collections.abc import Mapping
 from typing import Callable, Iterable, Iterator, TypeVar
 
+from .digest import digest_of, new_digest
 from .semantic.extract import extract_module
 from .semantic.facts import FieldFact, IndexFact, ModelFact, ModuleFacts, module_from_dict, module_to_dict
 from .semantic.names import canonical
@@ -65,7 +65,8 @@ def extractor_fingerprint() -> str:
     """
     from . import __version__
 
-    digest = hashlib.sha1(__version__.encode())
+    digest = new_digest()
+    digest.update(__version__.encode())
     here = os.path.dirname(os.path.abspath(__file__))
     for relative in ("index.py", "semantic/extract.py", "semantic/facts.py", "semantic/names.py", "semantic/migrations.py"):
         try:
@@ -126,7 +127,7 @@ class Relation:
 
 def facts_digest(raw: dict) -> str:
     """A stable digest of one file's facts (as stored in the cache)."""
-    return hashlib.sha1(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    return digest_of(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode())[:16]
 
 
 class FileEntry:
@@ -151,7 +152,13 @@ class FileEntry:
             except (KeyError, TypeError, ValueError, AttributeError):
                 # A cache entry written by hand or by a foreign tool: read the file again.
                 self._facts = (self._reextract() if self._reextract else None) or ModuleFacts(path="", module="")
+            self._raw = None  # one copy in memory; saving re-encodes
         return self._facts
+
+    def compact(self) -> None:
+        """Keep only the decoded facts (after saving), not their encoded copy."""
+        if self._facts is not None:
+            self._raw = None
 
     @property
     def raw(self) -> dict:
@@ -199,7 +206,8 @@ class ProjectIndex:
     def digest(self) -> str:
         """What the files on disk say, as one digest: changes when any file's facts change."""
         if self._digest is None:
-            digest = hashlib.sha1(extractor_fingerprint().encode())
+            digest = new_digest()
+            digest.update(extractor_fingerprint().encode())
             for path in sorted(self.entries):
                 digest.update(f"{path}\0{self.entries[path].digest}\n".encode())
             self._digest = digest.hexdigest()[:16]
@@ -320,6 +328,8 @@ class ProjectIndex:
         self._resolved = False
         if changed or not (self.cache_file and os.path.exists(self.cache_file)):
             self.save_cache()
+        for entry in current.values():
+            entry.compact()
 
     def extract_file(self, path: str, size: int = 0) -> ModuleFacts | None:
         """The facts of the file on disk (``None`` if it cannot be read)."""
