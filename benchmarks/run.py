@@ -18,16 +18,20 @@ Per project and configuration, the median of the repeats of:
 - peak memory: ``ru_maxrss`` from the same rusage, i.e. the largest single
   process of the tree (main process or a worker), plus, when psutil is
   importable, the largest sum of RSS over the whole tree sampled every 50 ms;
-- the plugin twice: cold index (``.orm-review-cache/`` deleted first) and
-  warm index (the run right after);
+- the plugin three times: cold (``.orm-review-cache/`` deleted first), warm
+  (the run right after: index and stored findings reused) and warm index
+  only (``.orm-review-cache/findings/`` deleted: every file analysed again,
+  as after a plugin upgrade or an options change);
 - an editor-style call, ``flake8 - --stdin-display-name <models module>``,
   fed the project's largest models module, with and without the plugin
-  (warm index).
+  (warm), and once more with the plugin fed that module plus one comment line
+  (an edited buffer: no stored findings, analysed).
 
 The budget (issue "performance budget"): cold-index overhead no larger than
 bugbear's, warm-index overhead at most half of bugbear's, peak memory at most
-1.5x plain flake8's, the stdin call at most 1.3x plain flake8's.  No unit
-test is timed; this script is the only place timings are taken.
+1.5x plain flake8's, the stdin call at most 1.3x plain flake8's.  The
+warm-index-only run and the edited-buffer call are printed against the same
+limits, marked "(no budget)".  No unit test is timed; this script is the only place timings are taken.
 """
 
 from __future__ import annotations
@@ -123,8 +127,18 @@ def _tree_rss(pid: int) -> int:
         return 0
 
 
-def measure(command: list[str], cwd: str, stdin_path: str | None = None) -> Sample:
-    """Run ``command`` once in a fresh process; its own and its workers' rusage."""
+def measure(command: list[str], cwd: str, stdin_path: str | None = None, text: str | None = None) -> Sample:
+    """Run ``command`` once in a fresh process; its own and its workers' rusage.
+
+    Its stdin is the file ``stdin_path``, or ``text``, or empty.
+    """
+    if text is not None:
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False, encoding="utf-8") as handle:
+            handle.write(text)
+        try:
+            return measure(command, cwd, handle.name)
+        finally:
+            os.unlink(handle.name)
     with tempfile.TemporaryFile() as out, open(stdin_path or os.devnull, "rb") as stdin:
         start = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, stdin=stdin, stdout=out, stderr=subprocess.STDOUT)
@@ -168,7 +182,9 @@ class Result:
         return statistics.median(values) if values else float("nan")
 
 
-CONFIGS = ("plain", "bugbear", "ormreview-cold", "ormreview-warm", "stdin-plain", "stdin-ormreview")
+CONFIGS = ("plain", "bugbear", "ormreview-cold", "ormreview-warm", "ormreview-warm-index",
+           "stdin-plain", "stdin-ormreview", "stdin-ormreview-edited")
+FINDINGS_DIRNAME = "findings"  # flake8_ormreview.findings_cache.FINDINGS_DIRNAME
 
 
 def lint_command(env: str, project: Project, jobs: int) -> list[str]:
@@ -196,9 +212,15 @@ def bench_project(project: Project, repeat: int, jobs: int) -> dict[str, Result]
         shutil.rmtree(cache, ignore_errors=True)
         results["ormreview-cold"].samples.append(measure(lint_command("ormreview", project, jobs), cwd))
         results["ormreview-warm"].samples.append(measure(lint_command("ormreview", project, jobs), cwd))
+        # Warm index, no stored findings: every file analysed (a plugin upgrade, a changed option).
+        shutil.rmtree(os.path.join(cache, FINDINGS_DIRNAME), ignore_errors=True)
+        results["ormreview-warm-index"].samples.append(measure(lint_command("ormreview", project, jobs), cwd))
+    with open(models, encoding="utf-8") as handle:
+        edited = handle.read() + "\n# edited in the editor\n"  # a buffer no run has seen: analysed
     for _ in range(max(repeat, 5)):
         results["stdin-plain"].samples.append(measure(stdin_command("plain", project), cwd, models))
         results["stdin-ormreview"].samples.append(measure(stdin_command("ormreview", project), cwd, models))
+        results["stdin-ormreview-edited"].samples.append(measure(stdin_command("ormreview", project), cwd, text=edited))
     return results
 
 
@@ -223,8 +245,11 @@ def verdicts(results: dict[str, Result]) -> list[tuple[str, float, float, bool]]
     cold_cpu = cold.median("cpu") - plain.median("cpu")
     warm_wall = warm.median("wall") - plain.median("wall")
     warm_cpu = warm.median("cpu") - plain.median("cpu")
-    rss = max(cold.median("maxrss_mb"), warm.median("maxrss_mb")) / plain.median("maxrss_mb")
+    warm_index = results["ormreview-warm-index"]
+    rss = max(r.median("maxrss_mb") for r in (cold, warm, warm_index)) / plain.median("maxrss_mb")
     stdin = results["stdin-ormreview"].median("wall") / results["stdin-plain"].median("wall")
+    edited = results["stdin-ormreview-edited"].median("wall") / results["stdin-plain"].median("wall")
+    index_cpu = warm_index.median("cpu") - plain.median("cpu")
     return [
         ("cold overhead, wall s (<= bugbear's)", cold_wall, bug_wall, cold_wall <= bug_wall),
         ("cold overhead, CPU s (<= bugbear's)", cold_cpu, bug_cpu, cold_cpu <= bug_cpu),
@@ -232,6 +257,8 @@ def verdicts(results: dict[str, Result]) -> list[tuple[str, float, float, bool]]
         ("warm overhead, CPU s (<= bugbear's / 2)", warm_cpu, bug_cpu / 2, warm_cpu <= bug_cpu / 2),
         ("peak RSS vs plain (<= 1.5x)", rss, 1.5, rss <= 1.5),
         ("stdin call vs plain (<= 1.3x)", stdin, 1.3, stdin <= 1.3),
+        ("(no budget) warm index, no stored findings: CPU s overhead", index_cpu, bug_cpu, index_cpu <= bug_cpu),
+        ("(no budget) stdin call, edited buffer, vs plain", edited, 1.3, edited <= 1.3),
     ]
 
 
