@@ -2,6 +2,10 @@
 
 These are what the model index persists and what rules read.  They are
 extracted from source by :mod:`.extract` and never by importing user code.
+
+Slotted: a model has more attributes than CPython's key-sharing instance
+dicts allow (30), so each instance would carry its own 1.5 KB dict; with
+slots a project's index takes a fraction of that (see docs/performance.md).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class FieldFact:
     name: str
     line: int
@@ -58,7 +62,7 @@ class FieldFact:
         return self.relation not in ("m2m", "relationship", "reverse")
 
 
-@dataclass
+@dataclass(slots=True)
 class IndexFact:
     columns: list[str]
     kind: str = "index"  # "index", "unique", "primary_key", "unique_together", "index_together"
@@ -75,7 +79,7 @@ class IndexFact:
         return self.kind in ("unique", "primary_key", "unique_together")
 
 
-@dataclass
+@dataclass(slots=True)
 class ModelFact:
     name: str
     qualname: str
@@ -167,7 +171,7 @@ class ModelFact:
         return False
 
 
-@dataclass
+@dataclass(slots=True)
 class ModuleFacts:
     """Everything the index keeps about one source file."""
 
