@@ -21,7 +21,7 @@ projects (``benchmarks/snapshot.py``):
 from __future__ import annotations
 
 import ast
-from typing import Iterator
+from typing import Iterator, Sequence
 
 _WALK = "_ormreview_walk"
 # Fields holding the shared context/operator singletons (``ctx``, ``op``, ``ops``).
@@ -55,7 +55,7 @@ class TreeWalk:
 
     def __init__(self, tree: ast.AST) -> None:
         nodes = [tree]
-        kids: dict[ast.AST, list[ast.AST]] = {}
+        kids: dict[ast.AST, Sequence[ast.AST]] = {}
         append = nodes.append
         for node in nodes:  # the list grows while we iterate: a breadth-first walk
             start = len(nodes)
@@ -67,7 +67,7 @@ class TreeWalk:
                     for item in value:
                         if isinstance(item, ast.AST):
                             append(item)
-            kids[node] = nodes[start:]
+            kids[node] = nodes[start:] if len(nodes) > start else ()  # half the nodes are leaves: share one ()
         self.nodes = nodes
         self.kids = kids
         self._parents: dict[ast.AST, ast.AST] | None = None
@@ -126,7 +126,7 @@ def all_nodes(tree: ast.AST) -> list[ast.AST]:
     return tree_walk(tree).nodes
 
 
-def children(node: ast.AST) -> list[ast.AST]:
+def children(node: ast.AST) -> Sequence[ast.AST]:
     """The child nodes of ``node``, from the current walk when it covers ``node``."""
     if _current is not None:
         kids = _current.kids.get(node)
