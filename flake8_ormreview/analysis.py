@@ -5,14 +5,10 @@ from __future__ import annotations
 import ast
 import os
 
-from .context import FileContext, Finding
 from .findings_cache import FindingsCache
 from .index import ProjectIndex, get_index, worth_indexing
 from .options import Options
-from .registry import all_rules, get_rule
-from .semantic.extract import ModuleExtractor
-from .semantic.facts import ModuleFacts
-from .semantic.names import module_name_for
+from .registry import Finding, all_rules, get_rule
 
 
 def analyze(
@@ -50,6 +46,13 @@ def analyze(
 
 
 def _analyze(source: str, path: str, index: ProjectIndex, options: Options, tree: ast.Module | None) -> list[Finding]:
+    # Imported here: an editor's lint of an unchanged file is answered from the
+    # findings cache without loading the extractor, the rules or the dataflow.
+    from .context import FileContext
+    from .semantic.extract import ModuleExtractor
+    from .semantic.facts import ModuleFacts
+    from .semantic.names import module_name_for
+
     findings: set[Finding] = set()
     failure: BaseException | None = None
     try:

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 from .index import ProjectIndex
 from .options import Options
-from .registry import get_rule
+from .registry import Finding, get_rule
 from .semantic import walk as _walk
 from .semantic.facts import ModelFact, ModuleFacts
 from .semantic.names import ImportMap, canonical
@@ -20,14 +20,6 @@ ORM_AND_DRIVER_PACKAGES = frozenset({
     "django", "sqlalchemy", "sqlmodel", "flask_sqlalchemy", "alembic",
     "sqlite3", "psycopg", "psycopg2", "pymysql", "MySQLdb", "asyncpg", "aiosqlite", "databases", "aiomysql",
 })
-
-
-@dataclass(frozen=True, order=True)
-class Finding:
-    line: int
-    col: int
-    code: str
-    message: str
 
 
 @dataclass

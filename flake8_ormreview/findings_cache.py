@@ -24,10 +24,10 @@ import time
 from dataclasses import fields
 from functools import lru_cache
 
-from .context import Finding
 from .digest import digest_of, new_digest
 from .index import ProjectIndex
 from .options import Options
+from .registry import Finding
 
 FINDINGS_DIRNAME = "findings"
 STALE_SECONDS = 600

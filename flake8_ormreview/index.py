@@ -26,7 +26,6 @@ from collections.abc import Mapping
 from typing import Callable, Iterable, Iterator, TypeVar
 
 from .digest import digest_of, new_digest
-from .semantic.extract import extract_module
 from .semantic.facts import FieldFact, IndexFact, ModelFact, ModuleFacts, module_from_dict, module_to_dict
 from .semantic.names import canonical
 
@@ -98,6 +97,8 @@ def facts_for_source(source: str | bytes, path: str, root: str) -> ModuleFacts:
         tree = ast.parse(raw, filename=path)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return ModuleFacts(path=path, module=module)
+    from .semantic.extract import extract_module  # not needed by a run whose files are all cached
+
     return extract_module(tree, path, root, module)
 
 

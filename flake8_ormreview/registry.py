@@ -17,7 +17,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable
 
 if TYPE_CHECKING:
-    from .context import FileContext, Finding
+    from .context import FileContext
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One reported problem: what a check yields (``ctx.finding(...)`` builds it)."""
+
+    line: int
+    col: int
+    code: str
+    message: str
 
 
 class Severity(str, enum.Enum):

@@ -21,8 +21,10 @@ from typing import Any
 from flake8.formatting.default import Default
 
 from ..options import Options
-from .records import make_record, read_source, style_checks_selected
-from .writer import ReportError, write_review
+
+# flake8 imports every installed formatter at start-up, also when another one
+# is chosen: the report machinery (markdown, the review builder) is imported
+# by the methods that run only when ``--format=orm-review`` is in use.
 
 NBQA_TEMP = re.compile(r"^(?P<stem>.+).{8}_nbqa_ipynb\.py$")
 NBQA_SEPARATOR = "# %%NBQA-CELL-SEP"
@@ -104,6 +106,8 @@ class OrmReviewFormatter(Default):
     def start(self) -> None:
         super().start()
         self.started = True
+        from .records import style_checks_selected
+
         self.style_checked = style_checks_selected(self.options)
 
     def beginning(self, filename: str) -> None:
@@ -129,6 +133,7 @@ class OrmReviewFormatter(Default):
 
     def record_for(self, filename: str, findings: list[tuple[int, int, str, str]]) -> dict[str, dict[str, Any]]:
         from ..index import get_index
+        from .records import make_record, read_source
 
         options = Options.from_namespace(self.options)
         try:
@@ -167,6 +172,8 @@ class OrmReviewFormatter(Default):
         notebooks = {nbqa_notebook_for(p) for p in paths}
         if any(notebooks):  # under nbqa the paths are its temporary files: name the notebooks
             paths = sorted({os.path.normpath(nb) for nb in notebooks if nb})
+        from .writer import ReportError, write_review
+
         try:
             write_review(self.records, options.review_dir, options.review_date, paths, html=options.review_html)
         except ReportError as exc:
