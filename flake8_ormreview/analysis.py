@@ -68,7 +68,7 @@ def _analyze(source: str, path: str, index: ProjectIndex, options: Options, tree
         facts = extractor.run()
         # The index must see what a disk read would give (same pre-filter), else every
         # file the pre-filter skips would count as edited and re-resolve the project.
-        index.override(facts if worth_indexing(source) else ModuleFacts(path=path, module=module))
+        index.override(facts if worth_indexing(source, path) else ModuleFacts(path=path, module=module))
         ctx = FileContext(
             path=os.path.normpath(path),
             source=source,

@@ -41,6 +41,7 @@ SKIP_DIRS = {
 # A file mentioning none of these defines no model, migration or base class.
 INTERESTING = re.compile(rb"django|sqlalchemy|sqlmodel|alembic|Model|models|Column|Base|Table")
 MAX_FILE_BYTES = 2_000_000
+TEST_MODULE_NAMES = ("tests.py", "test.py", "conftest.py")
 
 DJANGO_MODEL_ROOTS = {"django:Model"}
 # Django's own model classes meant to be subclassed (the index cannot read their source).
@@ -76,8 +77,22 @@ def extractor_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def worth_indexing(source: str | bytes) -> bool:
-    """The index's pre-filter: text mentioning no ORM word defines no model, migration or base."""
+def is_test_module(path: str) -> bool:
+    """A test module by its name (``test_x.py``, ``x_test.py``, ``tests.py``, ``conftest.py``).
+
+    Test modules are most of the parsing a large project's index would do
+    (two thirds on wagtail) and define nothing other files import: their
+    module-level classes are not indexed.  Test *apps* (``tests/models.py``,
+    ``test/testapp/models.py``) are ordinary modules and stay.
+    """
+    base = os.path.basename(path)
+    return base.startswith("test_") or base.endswith("_test.py") or base in TEST_MODULE_NAMES
+
+
+def worth_indexing(source: str | bytes, path: str = "") -> bool:
+    """The index's pre-filter: no test module, and some ORM word in the text (else no model, migration or base)."""
+    if path and is_test_module(path):
+        return False
     raw = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
     return INTERESTING.search(raw) is not None
 
@@ -91,7 +106,7 @@ def facts_for_source(source: str | bytes, path: str, root: str) -> ModuleFacts:
         raw = source.encode("utf-8", "surrogatepass")
     else:
         raw = source
-    if not INTERESTING.search(raw):
+    if not worth_indexing(raw, path):
         return ModuleFacts(path=path, module=module)
     try:
         tree = ast.parse(raw, filename=path)
