@@ -102,7 +102,7 @@ def row_accesses(ctx: FileContext) -> list[Access]:
         cached = []
         if _mentions_models(ctx):
             holders = instance_holders(ctx)
-            nodes = sorted((n for n in ctx.walk() if isinstance(n, ast.Attribute) and _root_name(n) in holders),
+            nodes = sorted((n for n in ctx.nodes_of(ast.Attribute) if _root_name(n) in holders),
                            key=lambda n: (n.lineno, n.col_offset))
             for node in nodes:
                 access = relation_access(ctx, node)
@@ -115,7 +115,7 @@ def row_accesses(ctx: FileContext) -> list[Access]:
 def instance_holders(ctx: FileContext) -> set[str]:
     """Names that can hold a model instance: loop targets and assigned names (a cheap prefilter)."""
     names: set[str] = set()
-    for node in ctx.walk():
+    for node in ctx.nodes_of(ast.For, ast.AsyncFor, ast.comprehension, ast.Assign, ast.AnnAssign, ast.NamedExpr):
         if isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
             names |= bound_names(node.target)
         elif isinstance(node, ast.Assign):
@@ -1160,11 +1160,22 @@ def used_later(ctx: FileContext, name_node: ast.AST, exclude: ast.AST | None = N
         return False
     scope = enclosing_function(ctx, name_node) or ctx.tree
     skip = {id(n) for n in ast.walk(exclude)} if exclude is not None else set()
-    for node in ast.walk(scope):
-        if (isinstance(node, ast.Name) and node.id == name_node.id and isinstance(node.ctx, ast.Load)
-                and node is not name_node and id(node) not in skip and not _refines_itself(ctx, node)):
+    for node in _name_reads(ctx, scope).get(name_node.id, ()):
+        if node is not name_node and id(node) not in skip and not _refines_itself(ctx, node):
             return True
     return False
+
+
+def _name_reads(ctx: FileContext, scope: ast.AST) -> dict[str, list[ast.Name]]:
+    """Name -> its loaded ``ast.Name`` nodes anywhere under ``scope``; one walk per scope, not one per question."""
+    table = ctx.cache.setdefault("queries.name_reads", {})
+    reads = table.get(id(scope))
+    if reads is None:
+        reads = table[id(scope)] = {}
+        for node in ast.walk(scope):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                reads.setdefault(node.id, []).append(node)
+    return reads
 
 
 def _refines_itself(ctx: FileContext, node: ast.Name) -> bool:
@@ -1219,7 +1230,7 @@ def exists_fix(info: QueryInfo, base: ast.AST | None) -> str:
 
 def existence_tests(ctx: FileContext) -> Iterator[tuple[ast.AST, str, QueryInfo, ast.AST | None]]:
     """(node to report, what it does, query, the query expression) for ORM206."""
-    for node in ctx.walk():
+    for node in ctx.nodes_of(ast.Compare, ast.If, ast.While, ast.IfExp, ast.Assert, ast.Call):
         if isinstance(node, ast.Compare) and len(node.ops) == 1:
             found = _count_comparison(ctx, node) or _first_is_none(ctx, node)
             if found is not None:
@@ -1349,9 +1360,9 @@ def len_of_queryset(ctx: FileContext) -> Iterator[Finding]:
     """
     if not query_rules_apply(ctx):
         return
-    comparisons = {id(n.left) for n in ctx.walk() if isinstance(n, ast.Compare) and _zero_test(n) is not None}
-    comparisons |= {id(n.comparators[0]) for n in ctx.walk() if isinstance(n, ast.Compare) and len(n.ops) == 1}
-    for node in ctx.walk():
+    comparisons = {id(n.left) for n in ctx.nodes_of(ast.Compare) if _zero_test(n) is not None}
+    comparisons |= {id(n.comparators[0]) for n in ctx.nodes_of(ast.Compare) if len(n.ops) == 1}
+    for node in ctx.nodes_of(ast.Call):
         if not builtin_call(ctx, node, "len") or id(node) in comparisons:
             continue
         argument = node.args[0]
@@ -1444,8 +1455,8 @@ def _attribute_of(node: ast.AST, target: str) -> str | None:
 def python_aggregations(ctx: FileContext) -> Iterator[tuple[ast.AST, str, str]]:
     """(node, what, fix) for ORM207; comprehension nodes it covers are listed in ctx.cache for ORM208."""
     covered: set[int] = ctx.cache.setdefault("queries.orm207_comprehensions", set())
-    for node in ctx.walk():
-        if isinstance(node, ast.Call) and builtin_call(ctx, node, *BUILTIN_AGGREGATES, "len"):
+    for node in ctx.nodes_of(ast.Call):
+        if builtin_call(ctx, node, *BUILTIN_AGGREGATES, "len"):
             comp = node.args[0]
             if not isinstance(comp, (ast.GeneratorExp, ast.ListComp)) or len(comp.generators) != 1:
                 continue
@@ -1466,8 +1477,8 @@ def python_aggregations(ctx: FileContext) -> Iterator[tuple[ast.AST, str, str]]:
                 continue
             covered.add(id(comp))
             yield node, f"computes {name}() in Python", aggregate_fix(info, name, field, bool(generator.ifs))
-    for node in ctx.walk():
-        if isinstance(node, (ast.ListComp, ast.GeneratorExp, ast.SetComp)) and id(node) not in covered:
+    for node in ctx.nodes_of(ast.ListComp, ast.GeneratorExp, ast.SetComp):
+        if id(node) not in covered:
             if len(node.generators) != 1 or not node.generators[0].ifs:
                 continue
             generator = node.generators[0]
@@ -2022,7 +2033,7 @@ def query_lookups(ctx: FileContext, node: ast.AST, info: QueryInfo) -> list[Look
 def query_sites(ctx: FileContext) -> Iterator[tuple[ast.AST, QueryInfo]]:
     """Outermost query expressions holding a lookup call (one per query call), in source order."""
     methods = DJANGO_LOOKUP_METHODS | SQLA_LOOKUP_METHODS
-    calls = sorted((n for n in ctx.walk() if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+    calls = sorted((n for n in ctx.nodes_of(ast.Call) if isinstance(n.func, ast.Attribute)
                     and n.func.attr in methods), key=lambda n: (n.lineno, n.col_offset))
     seen: set[int] = set()
     for call in calls:
