@@ -8,6 +8,7 @@ from typing import Iterator
 from ..context import FileContext, Finding
 from ..registry import Category, Severity, rule
 from ..semantic.names import canonical
+from ..semantic.querysets import canonical_of
 
 
 def documented_models(ctx: FileContext):
@@ -347,6 +348,6 @@ def legacy_relationship_api(ctx: FileContext) -> Iterator[Finding]:
             if fact.lazy == "dynamic":
                 yield ctx.finding("ORM606", fact.line, fact.col, what=f'lazy="dynamic" on {model.name}.{fact.name}',
                                   fix='use WriteOnlyMapped[...] / lazy="write_only" (or selectinload for reads)')
-    for node in ctx.walk():
-        if isinstance(node, ast.Call) and ctx.canonical(node.func) == "sqlalchemy:subqueryload":
+    for node in ctx.nodes_of(ast.Call):
+        if canonical_of(ctx, node.func) == "sqlalchemy:subqueryload":
             yield ctx.finding("ORM606", node, what="subqueryload()", fix="use selectinload()")

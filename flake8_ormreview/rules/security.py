@@ -13,6 +13,7 @@ from ..context import FileContext, Finding
 from ..registry import Category, Severity, rule
 from ..semantic import dataflow, querysets
 from ..semantic.dataflow import call_label, call_name, source_text
+from ..semantic.querysets import canonical_of
 from ..semantic.facts import FieldFact, ModelFact
 from .schema import mapped_mixins
 from .transactions import name_words
@@ -180,6 +181,9 @@ BUILTIN_SAFE = {"int", "float", "bool", "len", "abs", "round", "str", "repr"}
 SQLA_STRING_CLAUSES = {"filter", "order_by", "group_by", "having"}
 EXTRA_SQL_ARGS = {"select": 0, "where": 1, "tables": 3, "order_by": 4}
 CURSOR_FACTORIES = {"cursor"}
+# What raw_sql_sinks() recognises: these constructors, and method calls of these names.
+SINK_CONSTRUCTORS = {"sqlalchemy:text", "sqlmodel:text", "django:RawSQL", "alembic:execute"}
+SINK_METHODS = {"exec_driver_sql", "execute", "executemany", "raw", "extra"} | SQLA_STRING_CLAUSES
 CONNECTION_FACTORIES = {"connect", "begin", "Session", "session", "sessionmaker", "scoped_session", "raw_connection",
                         "get_bind", "connection"}
 
@@ -240,13 +244,13 @@ def imports_sqlalchemy(ctx: FileContext) -> bool:
 
 def raw_sql_sinks(ctx: FileContext) -> Iterator[tuple[ast.Call, str, list[ast.AST], str]]:
     """(call, sink label, SQL-carrying arguments, fix) for every raw-SQL sink in the file."""
-    for node in ctx.walk():
-        if not isinstance(node, ast.Call):
-            continue
+    for node in ctx.nodes_of(ast.Call):
         name = call_name(node)
+        kind = canonical_of(ctx, node.func)
+        if kind not in SINK_CONSTRUCTORS and not (isinstance(node.func, ast.Attribute) and name in SINK_METHODS):
+            continue  # no branch below can match: skip the argument work for the file's other calls
         args = list(node.args)
         keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
-        kind = ctx.canonical(node.func) if isinstance(node.func, (ast.Name, ast.Attribute)) else None
         first = args[:1] or [keywords[k] for k in ("sql", "raw_query", "statement", "text", "sqltext") if k in keywords][:1]
         if kind in ("sqlalchemy:text", "sqlmodel:text"):
             yield node, "text()", first, 'use :name bind parameters, text("... :value").bindparams(value=...)'
@@ -481,8 +485,8 @@ def queryset_extra(ctx: FileContext) -> Iterator[Finding]:
     - [Django: QuerySet.extra()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#extra)
     - [Django: query expressions](https://docs.djangoproject.com/en/stable/ref/models/expressions/)
     """
-    for node in ctx.walk():
-        if isinstance(node, ast.Call) and call_name(node) == "extra" and isinstance(node.func, ast.Attribute):
+    for node in ctx.nodes_of(ast.Call):
+        if call_name(node) == "extra" and isinstance(node.func, ast.Attribute):
             if looks_like_queryset(ctx, node.func.value):
                 yield ctx.finding("ORM503", node, receiver=source_text(node.func.value, 30), fix=extra_fix(node))
 
@@ -533,8 +537,8 @@ def mass_assignment_fix(framework: str) -> str:
 def setattr_loops(ctx: FileContext) -> Iterator[tuple[ast.Call, str]]:
     """``setattr(obj, key, value)`` over ``<request data>.items()`` without a whitelist test on the key."""
     requests = request_data(ctx)
-    for loop in ctx.walk():
-        if not isinstance(loop, (ast.For, ast.AsyncFor)) or not isinstance(loop.target, ast.Tuple) or len(loop.target.elts) != 2:
+    for loop in ctx.nodes_of(ast.For, ast.AsyncFor):
+        if not isinstance(loop.target, ast.Tuple) or len(loop.target.elts) != 2:
             continue
         key = loop.target.elts[0]
         items = loop.iter
@@ -642,9 +646,7 @@ def mass_assignment(ctx: FileContext) -> Iterator[Finding]:
     - [Django: creating forms from models](https://docs.djangoproject.com/en/stable/topics/forms/modelforms/)
     """
     requests = request_data(ctx)
-    for node in ctx.walk():
-        if not isinstance(node, ast.Call):
-            continue
+    for node in ctx.nodes_of(ast.Call):
         payloads = [kw.value for kw in node.keywords if kw.arg in (None, "defaults", "create_defaults")]
         if isinstance(node.func, ast.Attribute) and node.func.attr in ("values", "update") and node.args:
             payloads.append(node.args[0])
@@ -798,9 +800,7 @@ def sensitive_field_exposed(ctx: FileContext) -> Iterator[Finding]:
     """
     if ctx.is_migration:
         return
-    for cls in ctx.walk():
-        if not isinstance(cls, ast.ClassDef):
-            continue
+    for cls in ctx.nodes_of(ast.ClassDef):
         kind = form_kind(ctx, [ctx.resolve(b) or "" for b in cls.bases])
         meta = next((s for s in cls.body if isinstance(s, ast.ClassDef) and s.name == "Meta"), None)
         if kind is None or meta is None:

@@ -58,6 +58,7 @@ from typing import Iterator
 
 from ..index import Relation
 from .facts import ModelFact
+from .names import dotted
 from .walk import all_nodes, parent_map
 
 INSTANCES, ROWS, SINGLE, SCALAR, STATEMENT, WRITE, MANAGER = (
@@ -224,8 +225,11 @@ class Loop:
     body: list[ast.AST] = field(default_factory=list)  # statements / expressions run per iteration
 
     def walk_body(self) -> Iterator[ast.AST]:
-        for item in self.body:
-            yield from ast.walk(item)
+        # Rules walk the body of every loop (nested loops again): the node list is kept.
+        cached = self.__dict__.get("_body_nodes")
+        if cached is None:
+            cached = self.__dict__["_body_nodes"] = [node for item in self.body for node in ast.walk(item)]
+        return iter(cached)
 
 
 # -- small helpers ----------------------------------------------------------------------------
@@ -289,17 +293,52 @@ def resolve_model(ctx, qualname: str | None) -> ModelFact | None:
     models = getattr(index, "models", None)
     if not models:
         return None
-    key = ("querysets.suffixes", id(models))
-    suffixes = ctx.cache.get(key)
-    if suffixes is None:
-        suffixes = {}
-        for name, model in models.items():
-            parts = name.split(".")
-            for start in range(1, len(parts) - 1):
-                suffixes.setdefault(".".join(parts[start:]), []).append(model)
-        ctx.cache[key] = suffixes
+    memo = getattr(index, "memo", None)
+    if memo is not None:
+        # Built from the index's models alone: once per index resolution, not once per file.
+        suffixes = memo("querysets.suffixes", lambda: _model_suffixes(models))
+    else:
+        key = ("querysets.suffixes", id(models))
+        suffixes = ctx.cache.get(key)
+        if suffixes is None:
+            suffixes = ctx.cache[key] = _model_suffixes(models)
     candidates = suffixes.get(qualname, [])
     return candidates[0] if len(candidates) == 1 else None
+
+
+def _model_suffixes(models: dict[str, ModelFact]) -> dict[str, list[ModelFact]]:
+    """Every proper dotted suffix (two parts or more) of each model's qualified name -> those models."""
+    suffixes: dict[str, list[ModelFact]] = {}
+    for name, model in models.items():
+        parts = name.split(".")
+        for start in range(1, len(parts) - 1):
+            suffixes.setdefault(".".join(parts[start:]), []).append(model)
+    return suffixes
+
+
+def canonical_of(ctx, node: ast.AST | None) -> str | None:
+    """``ctx.canonical(node)``, memoised per file.
+
+    The answer depends only on the node's dotted text (``ctx.imports`` and the
+    index are fixed while a file is analysed), and several rules ask it for
+    every call of the file, so it is computed once per distinct name.
+    """
+    by_node = ctx.cache.get("querysets.canonical_nodes")
+    if by_node is None:
+        by_node = ctx.cache["querysets.canonical_nodes"] = {}
+        ctx.cache["querysets.canonical_names"] = {}
+    if node in by_node:
+        return by_node[node]
+    name = dotted(node) if node is not None else None
+    if name is None:
+        found = None  # not a Name/Attribute chain: ctx.canonical says None too
+    else:
+        by_name = ctx.cache["querysets.canonical_names"]
+        if name not in by_name:
+            by_name[name] = ctx.canonical(node)
+        found = by_name[name]
+    by_node[node] = found
+    return found
 
 
 def relation_of(ctx, model: ModelFact, name: str) -> Relation | None:
@@ -403,7 +442,7 @@ def enclosing_loops(ctx, node: ast.AST) -> list[Loop]:
 
 
 def parent_of(ctx, node: ast.AST) -> ast.AST | None:
-    return analysis(ctx).parents.get(id(node))
+    return analysis(ctx).parents.get(node)
 
 
 def enclosing_function(ctx, node: ast.AST) -> ast.AST | None:
@@ -419,9 +458,7 @@ class QueryAnalysis:
     def __init__(self, ctx) -> None:
         self.ctx = ctx
         self.tree: ast.Module = ctx.tree
-        self.parents: dict[int, ast.AST] = {}
-        for child, parent in parent_map(self.tree).items():
-            self.parents[id(child)] = parent
+        self.parents: dict[ast.AST, ast.AST] = parent_map(self.tree)  # the shared map (nodes hash by identity)
         self.env_before: dict[int, Env] = {}  # statement id -> names known before it runs
         self.flowed: set[int] = set()
         self.module_functions = {
@@ -434,19 +471,25 @@ class QueryAnalysis:
         self._loaded: dict[str, ModelFact] | None = None
         self._function_uses: dict[str, list[ast.Name]] | None = None
         self._instance_memo: dict[int, Instance | None] = {}
+        self._loops_by_node: dict[int, Loop] | None = None
+        self._function_memo: dict[ast.AST, ast.AST | None] = {}
 
     # -- structure ------------------------------------------------------------------------
 
     def function_of(self, node: ast.AST) -> ast.AST | None:
-        current = self.parents.get(id(node))
+        memo = self._function_memo
+        if node in memo:
+            return memo[node]
+        current = self.parents.get(node)
         while current is not None and not isinstance(current, FUNCTIONS):
-            current = self.parents.get(id(current))
+            current = self.parents.get(current)
+        memo[node] = current
         return current
 
     def statement_of(self, node: ast.AST) -> ast.stmt | None:
         current: ast.AST | None = node
         while current is not None and not isinstance(current, ast.stmt):
-            current = self.parents.get(id(current))
+            current = self.parents.get(current)
         return current
 
     def env_at(self, node: ast.AST) -> Env:
@@ -472,7 +515,7 @@ class QueryAnalysis:
         """
         if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or function.decorator_list:
             return {}
-        if self.parents.get(id(function)) is not self.tree:
+        if self.parents.get(function) is not self.tree:
             return {}
         if self._function_uses is None:
             self._function_uses = {}
@@ -481,7 +524,7 @@ class QueryAnalysis:
                     self._function_uses.setdefault(node.id, []).append(node)
         calls = []
         for node in self._function_uses.get(function.name, []):
-            parent = self.parents.get(id(node))
+            parent = self.parents.get(node)
             if not (isinstance(parent, ast.Call) and parent.func is node):
                 return {}  # passed around: other callers are unknown
             if self.function_of(parent) is function:
@@ -525,10 +568,10 @@ class QueryAnalysis:
     def with_comprehension_targets(self, node: ast.AST, env: Env) -> Env:
         """Add the variables of comprehensions enclosing ``node`` (outermost first)."""
         ancestors = [node]
-        current = self.parents.get(id(node))
+        current = self.parents.get(node)
         while current is not None and not isinstance(current, (ast.stmt,) + FUNCTIONS):
             ancestors.append(current)
-            current = self.parents.get(id(current))
+            current = self.parents.get(current)
         found = [(i, a) for i, a in enumerate(ancestors) if isinstance(a, COMPREHENSIONS) and i >= 1]
         if not found:
             return env
@@ -1042,7 +1085,7 @@ class QueryAnalysis:
             return None
         if not (isinstance(receiver, ast.Name) and receiver.id == function.args.args[0].arg):
             return None
-        owner = self.parents.get(id(function))
+        owner = self.parents.get(function)
         if not isinstance(owner, ast.ClassDef):
             return None
         for stmt in owner.body:
@@ -1096,14 +1139,16 @@ class QueryAnalysis:
         return loop
 
     def enclosing_loops(self, node: ast.AST) -> list[Loop]:
-        by_node = {id(loop.node): loop for loop in self.loops()}
+        by_node = self._loops_by_node
+        if by_node is None:
+            by_node = self._loops_by_node = {id(loop.node): loop for loop in self.loops()}
         result = []
-        child, current = node, self.parents.get(id(node))
+        child, current = node, self.parents.get(node)
         while current is not None and not isinstance(current, FUNCTIONS + (ast.ClassDef,)):
             loop = by_node.get(id(current))
             if loop is not None and self.in_body(loop, child):
                 result.append(loop)
-            child, current = current, self.parents.get(id(current))
+            child, current = current, self.parents.get(current)
         return result
 
     @staticmethod
