@@ -1314,9 +1314,7 @@ def model_import_in_migration(ctx: FileContext) -> Iterator[Finding]:
     if migration is None:
         return
     usages = _attribute_models(ctx)
-    for node in ctx.walk():
-        if not isinstance(node, (ast.Import, ast.ImportFrom)):
-            continue
+    for node in ctx.nodes_of(ast.Import, ast.ImportFrom):
         local = ImportMap(ctx.imports.module, ctx.imports.is_package)
         local.add(node)
         for name, qualname in local.names.items():
@@ -1367,8 +1365,8 @@ def _app_of(module: str) -> str:
 def _attribute_models(ctx: FileContext) -> dict[str, tuple[str, str, str, str]]:
     """Module-import names used to reach a model (``shop.models.Book``): local name -> model."""
     found: dict[str, tuple[str, str, str, str]] = {}
-    for node in ctx.walk():
-        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+    for node in ctx.nodes_of(ast.Attribute):
+        if isinstance(node.ctx, ast.Load):
             qualname = ctx.imports.resolve(node)
             chain = dotted(node)
             if not qualname or not chain or "." not in chain:

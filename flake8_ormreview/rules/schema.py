@@ -543,8 +543,8 @@ def _resets_option(ctx: FileContext, line: int) -> bool:
 
     wagtail's test models do this; there is nothing to migrate to UniqueConstraint.
     """
-    for node in ctx.walk():
-        if isinstance(node, ast.Assign) and node.lineno == line:
+    for node in ctx.nodes_of(ast.Assign):
+        if node.lineno == line:
             value = node.value
             return (isinstance(value, ast.Constant) and value.value is None) or (
                 isinstance(value, (ast.Tuple, ast.List)) and not value.elts)

@@ -368,9 +368,7 @@ def functions_called_in_atomic(ctx: FileContext) -> set[str]:
     if found is None:
         parents = dataflow.parent_map(ctx.tree, ctx.cache)
         found = set()
-        for node in ctx.walk():
-            if not isinstance(node, ast.Call):
-                continue
+        for node in ctx.nodes_of(ast.Call):
             func = node.func
             # Only calls of this module's functions and of ``self``/``cls`` methods, not ``qs.get()``.
             is_helper_call = isinstance(func, ast.Name) or (
@@ -460,8 +458,8 @@ def select_for_update_outside_transaction(ctx: FileContext) -> Iterator[Finding]
     if ctx.kind in SKIPPED_KINDS:
         return
     parents = dataflow.parent_map(ctx.tree, ctx.cache)
-    for node in ctx.walk():
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("select_for_update",)):
+    for node in ctx.nodes_of(ast.Call):
+        if not (isinstance(node.func, ast.Attribute) and node.func.attr in ("select_for_update",)):
             continue
         info = django_queryset(ctx, node)
         if info is None:
@@ -753,8 +751,8 @@ def get_or_create_without_unique(ctx: FileContext) -> Iterator[Finding]:
     - [Django: get_or_create()](https://docs.djangoproject.com/en/stable/ref/models/querysets/#get-or-create)
     - [Django: UniqueConstraint](https://docs.djangoproject.com/en/stable/ref/models/constraints/#uniqueconstraint)
     """
-    for node in ctx.walk():
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in GET_OR_CREATE):
+    for node in ctx.nodes_of(ast.Call):
+        if not (isinstance(node.func, ast.Attribute) and node.func.attr in GET_OR_CREATE):
             continue
         info = django_queryset(ctx, node.func.value)
         if info is None:
