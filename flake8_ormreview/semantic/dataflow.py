@@ -598,6 +598,22 @@ PAYLOAD_COPIES = {"dict", "copy", "to_dict", "items_dict"}
 REQUEST_NAMES = {"request", "req"}
 
 
+def _may_carry_payload(node: ast.AST) -> bool:
+    """False for the nodes :meth:`RequestData.source` always answers None for (checked before building a scope)."""
+    if isinstance(node, (ast.Await, ast.Subscript, ast.DictComp, ast.Name)):
+        return True
+    if isinstance(node, ast.Attribute):
+        return node.attr in REQUEST_PAYLOADS
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            return func.attr in REQUEST_PAYLOAD_CALLS or func.attr in PAYLOAD_COPIES or func.attr == "loads"
+        return isinstance(func, ast.Name) and func.id == "dict"
+    if isinstance(node, ast.Dict):
+        return any(key is None for key in node.keys)
+    return False
+
+
 class RequestData:
     """Which expressions carry a whole client payload, in one module."""
 
@@ -619,7 +635,7 @@ class RequestData:
 
     def source(self, node: ast.AST, scope: Scope | None = None, depth: int = 0) -> str | None:
         """``"request.POST"``-style text when ``node`` carries a whole request payload."""
-        if depth > 12 or node is None:
+        if depth > 12 or node is None or not _may_carry_payload(node):
             return None
         scope = scope or self.table.scope_at(node)
         rec = lambda child: self.source(child, scope, depth + 1)  # noqa: E731
@@ -933,9 +949,24 @@ def session_commit(ctx, call: ast.Call) -> bool:
 WRITE_METHOD_NAMES = INSTANCE_WRITES | QUERYSET_WRITES | RELATED_WRITES | {"commit"}
 
 
+def _write_shaped_calls_under(ctx, parents: dict[ast.AST, ast.AST]) -> dict[ast.AST, int]:
+    """Function -> number of write-shaped calls anywhere under it (one pass over the file's calls)."""
+    counts = ctx.cache.get("dataflow.write_calls_under")
+    if counts is None:
+        counts = ctx.cache["dataflow.write_calls_under"] = {}
+        for call in nodes_of(ctx.tree, ast.Call):
+            if isinstance(call.func, ast.Attribute) and call.func.attr in WRITE_METHOD_NAMES:
+                for owner in ancestors(call, parents):
+                    if isinstance(owner, (*SCOPE_NODES, ast.Module)):
+                        counts[owner] = counts.get(owner, 0) + 1
+    return counts
+
+
 def count_sites(ctx, function: ast.AST, label_of) -> tuple[int, list[tuple[int, str]]]:
     """Most sites one run of ``function`` reaches (outside atomic blocks), and all of them."""
     parents = parent_map(ctx.tree, ctx.cache)
+    if _write_shaped_calls_under(ctx, parents).get(function, 0) < 2:
+        return 0, []  # its whole subtree (own body included) holds fewer than two write-shaped calls
     candidates = [node for node in own_nodes(function)
                   if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in WRITE_METHOD_NAMES]
     if len(candidates) < 2:
