@@ -827,22 +827,41 @@ def apply_state(state: ModelState, change: dict[str, Any]) -> None:
         entry["db_table"] = (change.get("options") or {}).get("db_table", "")
 
 
-_REPLAYED: dict[tuple, ModelState] = {}
+# Summaries replayed -> the state after them.  The key tuple holds the summary
+# dicts themselves (compared by identity), so a key never matches another
+# resolution's summaries.  Stored states are never changed (callers copy them).
+_REPLAYED: dict[tuple[int, ...], tuple[tuple[dict[str, Any], ...], ModelState]] = {}
+
+
+def _replayed(summaries: tuple[dict[str, Any], ...]) -> ModelState | None:
+    found = _REPLAYED.get(tuple(map(id, summaries)))
+    if found is not None and all(a is b for a, b in zip(found[0], summaries)):
+        return found[1]
+    return None
 
 
 def replay(history: list[dict[str, Any]]) -> ModelState:
-    """The model state after ``history`` (memoised: sibling migrations share most of it)."""
-    key = tuple(id(summary) for summary in history)
-    cached = _REPLAYED.get(key)
-    if cached is not None and cached.get("__history__") is history:
-        return cached["state"]
-    state: ModelState = {}
-    for earlier in history:
+    """The model state after ``history`` (memoised: sibling migrations share most of it).
+
+    Migration N's history is usually migration N-1's plus N-1 itself, so the
+    state after all but the last summary is reused when it was replayed
+    already: each migration of an app costs one step, not its whole history.
+    """
+    summaries = tuple(history)
+    cached = _replayed(summaries)
+    if cached is not None:
+        return cached
+    previous = _replayed(summaries[:-1]) if len(summaries) > 1 else None
+    if previous is not None:
+        state, todo = copy_state(previous), summaries[-1:]
+    else:
+        state, todo = {}, summaries
+    for earlier in todo:
         for change in earlier.get("state", []):
             apply_state(state, change)
     if len(_REPLAYED) > 256:
         _REPLAYED.clear()
-    _REPLAYED[key] = {"__history__": history, "state": state}
+    _REPLAYED[tuple(map(id, summaries))] = (summaries, state)
     return state
 
 
