@@ -216,10 +216,11 @@ def bench_project(project: Project, repeat: int, jobs: int) -> dict[str, Result]
         shutil.rmtree(os.path.join(cache, FINDINGS_DIRNAME), ignore_errors=True)
         results["ormreview-warm-index"].samples.append(measure(lint_command("ormreview", project, jobs), cwd))
     with open(models, encoding="utf-8") as handle:
-        edited = handle.read() + "\n# edited in the editor\n"  # a buffer no run has seen: analysed
-    for _ in range(max(repeat, 5)):
+        original = handle.read()
+    for number in range(max(repeat, 5)):
         results["stdin-plain"].samples.append(measure(stdin_command("plain", project), cwd, models))
         results["stdin-ormreview"].samples.append(measure(stdin_command("ormreview", project), cwd, models))
+        edited = f"{original}\n# edit {number} {time.time()}\n"  # a buffer no run has seen: analysed
         results["stdin-ormreview-edited"].samples.append(measure(stdin_command("ormreview", project), cwd, text=edited))
     return results
 
