@@ -32,6 +32,7 @@ from ..semantic.migrations import (
     text_of,
 )
 from ..semantic.names import ImportMap, dotted
+from ..semantic.querysets import canonical_of
 
 # -- shared helpers -----------------------------------------------------------------------
 
@@ -1092,7 +1093,7 @@ def constraint_validation_lock(ctx: FileContext) -> Iterator[Finding]:
                                   fix=_unique_fix_django(op, "unique", django_table(ctx, migration, op)))
                 continue
             constraint = op.args.get("constraint")
-            kind = ctx.canonical(constraint.func) if isinstance(constraint, ast.Call) else None
+            kind = canonical_of(ctx, constraint.func) if isinstance(constraint, ast.Call) else None
             name = string(_keyword(constraint, "name")) or "the constraint"
             if kind == "django:CheckConstraint":
                 fix = (f"add it with AddConstraintNotValid(..) and run ValidateConstraint(model_name=\"{op.model}\", name=\"{name}\") "

@@ -26,6 +26,7 @@ from ..semantic.querysets import (
     Loop,
     QueryInfo,
     bound_names,
+    canonical_of,
     enclosing_function,
     enclosing_loops,
     instance_of,
@@ -1041,7 +1042,7 @@ def _deliberate_flush(ctx: FileContext, node: ast.AST, loop: Loop) -> bool:
 def _statement_verb(ctx: FileContext, info: QueryInfo) -> str:
     root = info.root
     if isinstance(root, ast.Call):
-        kind = ctx.canonical(root.func) if isinstance(root.func, (ast.Name, ast.Attribute)) else None
+        kind = canonical_of(ctx, root.func) if isinstance(root.func, (ast.Name, ast.Attribute)) else None
         if kind and kind.split(":", 1)[1] in ("insert", "update", "delete"):
             return kind.split(":", 1)[1]
         if isinstance(root.func, ast.Attribute) and root.func.attr in ("insert", "update", "delete"):
@@ -1625,7 +1626,7 @@ def _opaque_calls(ctx: FileContext, info: QueryInfo) -> bool:
     for argument in arguments:
         for node in ast.walk(argument):
             if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
-                if ctx.canonical(node.func) is None and query_source(ctx, node) is None:
+                if canonical_of(ctx, node.func) is None and query_source(ctx, node) is None:
                     return True
     return False
 
@@ -1671,7 +1672,7 @@ def calls_unknown_code(ctx: FileContext, loop: Loop, query: ast.AST) -> bool:
         info = query_source(ctx, node)
         if info is not None and info.result != WRITE:
             continue
-        if isinstance(node.func, (ast.Name, ast.Attribute)) and ctx.canonical(node.func) is not None:
+        if isinstance(node.func, (ast.Name, ast.Attribute)) and canonical_of(ctx, node.func) is not None:
             continue  # Q(), F(), Count(), select(), ...
         return True
     return False
@@ -1961,7 +1962,7 @@ def _unwrap_order(ctx: FileContext, node: ast.AST) -> ast.AST:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in modifiers:
         return _unwrap_order(ctx, node.func.value)
     if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)) and node.args:
-        if ctx.canonical(node.func) in ("sqlalchemy:desc", "sqlalchemy:asc"):
+        if canonical_of(ctx, node.func) in ("sqlalchemy:desc", "sqlalchemy:asc"):
             return node.args[0]
     return node
 
@@ -1985,7 +1986,7 @@ def _sqla_column(ctx: FileContext, model: ModelFact, node: ast.AST) -> str:
 
 def _sqla_condition(ctx: FileContext, model: ModelFact, node: ast.AST) -> Iterator[tuple[str, bool]]:
     if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
-        kind = ctx.canonical(node.func)
+        kind = canonical_of(ctx, node.func)
         if kind == "sqlalchemy:and_":
             for arg in node.args:
                 yield from _sqla_condition(ctx, model, arg)

@@ -10,6 +10,7 @@ from ..context import FileContext, Finding
 from ..registry import Category, Severity, rule
 from ..semantic.extract import literal
 from ..semantic.facts import FieldFact, IndexFact, ModelFact
+from ..semantic.querysets import canonical_of
 
 
 def schema_models(ctx: FileContext) -> Iterator[ModelFact]:
@@ -256,7 +257,7 @@ def _alembic_operations(ctx: FileContext, function: ast.FunctionDef) -> Iterator
             arguments = _call_args(node, tuple(n for n in signature if n not in ("table_name", "source_table")))
             arguments["table_name" if "table_name" in signature else "source_table"] = batches[receiver.id]
             yield operation, node, arguments
-        elif ctx.canonical(node.func) == f"alembic:{operation}":
+        elif canonical_of(ctx, node.func) == f"alembic:{operation}":
             yield operation, node, _call_args(node, signature)
 
 
@@ -269,7 +270,7 @@ def _with_batch_scopes(ctx: FileContext, node: ast.AST, batches: dict[str, ast.e
                 yield from _with_batch_scopes(ctx, item, batches)
                 call = item.context_expr
                 if (isinstance(call, ast.Call) and isinstance(item.optional_vars, ast.Name)
-                        and ctx.canonical(call.func) == "alembic:batch_alter_table"):
+                        and canonical_of(ctx, call.func) == "alembic:batch_alter_table"):
                     table = _call_args(call, ("table_name",)).get("table_name")
                     if table is not None:
                         inner[item.optional_vars.id] = table
@@ -284,12 +285,12 @@ def _with_batch_scopes(ctx: FileContext, node: ast.AST, batches: dict[str, ast.e
 
 def _column_foreign_key(ctx: FileContext, column: ast.AST) -> tuple[str, str, bool] | None:
     """``(name, target, indexed)`` of a ``sa.Column(name, .., ForeignKey(..))``; ``None`` otherwise."""
-    if not isinstance(column, ast.Call) or ctx.canonical(column.func) not in ("sqlalchemy:Column", "sqlalchemy:column"):
+    if not isinstance(column, ast.Call) or canonical_of(ctx, column.func) not in ("sqlalchemy:Column", "sqlalchemy:column"):
         return None
     name = literal(column.args[0]) if column.args else None
     target = None
     for arg in column.args:
-        if isinstance(arg, ast.Call) and ctx.canonical(arg.func) == "sqlalchemy:ForeignKey" and arg.args:
+        if isinstance(arg, ast.Call) and canonical_of(ctx, arg.func) == "sqlalchemy:ForeignKey" and arg.args:
             value = literal(arg.args[0])
             target = value if isinstance(value, str) else "?"
     if not isinstance(name, str) or target is None:
@@ -329,7 +330,7 @@ def alembic_unindexed_foreign_keys(ctx: FileContext) -> Iterator[Finding]:
     for node, table, column, target in candidates:
         if (table, column) not in leads:
             receiver = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
-            if isinstance(receiver, ast.Name) and ctx.canonical(receiver) is None:  # batch_op.create_foreign_key(..)
+            if isinstance(receiver, ast.Name) and canonical_of(ctx, receiver) is None:  # batch_op.create_foreign_key(..)
                 fix = f'add {receiver.id}.create_index("ix_{table}_{column}", ["{column}"]) in this batch'
             else:
                 fix = f'add op.create_index("ix_{table}_{column}", "{table}", ["{column}"]) in this revision'
@@ -342,7 +343,7 @@ def _created_table_foreign_keys(ctx: FileContext, call: ast.Call, table: str, le
     for arg in call.args[1:]:
         if not isinstance(arg, ast.Call):
             continue
-        kind = ctx.canonical(arg.func)
+        kind = canonical_of(ctx, arg.func)
         if kind in ("sqlalchemy:PrimaryKeyConstraint", "sqlalchemy:UniqueConstraint", "sqlalchemy:Index"):
             columns = [literal(a) for a in arg.args if isinstance(literal(a), str)]
             if kind == "sqlalchemy:Index":

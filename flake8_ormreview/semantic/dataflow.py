@@ -863,7 +863,7 @@ def call_label(call: ast.Call, limit: int = 30) -> str:
 
 def is_session(ctx, node: ast.AST) -> bool:
     """An SQLAlchemy session: Flask-SQLAlchemy's ``db.session`` (resolved through imports) or a session-like name."""
-    if isinstance(node, (ast.Name, ast.Attribute)) and ctx.canonical(node) == "sqlalchemy:session":
+    if isinstance(node, (ast.Name, ast.Attribute)) and querysets.canonical_of(ctx, node) == "sqlalchemy:session":
         return True
     return querysets.is_session_like(ctx, node)
 

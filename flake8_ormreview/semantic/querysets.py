@@ -254,11 +254,15 @@ def names_in(node: ast.AST | None) -> set[str]:
     """Every bare name read in an expression."""
     if node is None:
         return set()
+    if isinstance(node, ast.Name):
+        return {node.id}  # the common case, without a walk
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
 def bound_names(target: ast.AST) -> set[str]:
     """Names bound by an assignment / loop target."""
+    if isinstance(target, ast.Name):  # the common case, without a walk
+        return {target.id} if isinstance(target.ctx, ast.Store) else set()
     return {n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
@@ -372,7 +376,7 @@ def slice_upper(node: ast.Subscript) -> int | None:
 
 def is_session_like(ctx, node: ast.AST) -> bool:
     """Heuristic for an SQLAlchemy session/connection receiver (``session``, ``db.session``, ``self.session``)."""
-    if isinstance(node, (ast.Name, ast.Attribute)) and ctx.canonical(node) == "sqlalchemy:session":
+    if isinstance(node, (ast.Name, ast.Attribute)) and canonical_of(ctx, node) == "sqlalchemy:session":
         return True  # Flask-SQLAlchemy ``db.session``
     text = _dotted_text(node)
     if not text:
@@ -473,6 +477,7 @@ class QueryAnalysis:
         self._instance_memo: dict[int, Instance | None] = {}
         self._loops_by_node: dict[int, Loop] | None = None
         self._function_memo: dict[ast.AST, ast.AST | None] = {}
+        self._model_memo: dict[str | None, ModelFact | None] = {}
 
     # -- structure ------------------------------------------------------------------------
 
@@ -654,7 +659,7 @@ class QueryAnalysis:
             target = call.args[0]
             if (isinstance(call.func, (ast.Name, ast.Attribute)) and isinstance(target, ast.Name)
                     and isinstance(env.get(target.id), QueryInfo)
-                    and self.ctx.canonical(call.func) == "django:prefetch_related_objects"):
+                    and canonical_of(self.ctx, call.func) == "django:prefetch_related_objects"):
                 env = dict(env)
                 env[target.id] = replace(env[target.id], eager_all=True)  # prefetched after the fact
                 return env
@@ -736,12 +741,19 @@ class QueryAnalysis:
     def model_of(self, node: ast.AST) -> ModelFact | None:
         if not isinstance(node, (ast.Name, ast.Attribute)):
             return None
-        qual = self.ctx.imports.resolve(node)
+        # The answer depends only on the dotted text (a Name has no dot): memoised per file.
+        text = dotted(node)
+        if text not in self._model_memo:
+            self._model_memo[text] = self._model_of_text(text)
+        return self._model_memo[text]
+
+    def _model_of_text(self, text: str | None) -> ModelFact | None:
+        qual = self.ctx.imports.resolve(text) if text else None
         if not qual:
             return None
         model = resolve_model(self.ctx, qual)
-        if model is None and isinstance(node, ast.Name):
-            model = self.loaded_models().get(node.id)
+        if model is None and "." not in text:
+            model = self.loaded_models().get(text)
         if model is not None and model.framework and not model.abstract:
             return model
         return None
@@ -873,7 +885,7 @@ class QueryAnalysis:
             if model is not None and model.framework == "core" and func.attr in ("select", "insert", "update", "delete"):
                 return QueryInfo(model, "sqlalchemy", node, node, "select", STATEMENT if func.attr == "select" else WRITE)
             return None
-        kind = self.ctx.canonical(func) if isinstance(func, (ast.Name, ast.Attribute)) else None
+        kind = canonical_of(self.ctx, func) if isinstance(func, (ast.Name, ast.Attribute)) else None
         if kind in SQLA_STATEMENT_CALLS and node.args:
             return self.statement(node, kind.split(":", 1)[1])
         if isinstance(func, ast.Name):
@@ -976,7 +988,7 @@ class QueryAnalysis:
         for arg in node.args:
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                 eager |= prefixes(tuple(arg.value.split("__")))
-            elif isinstance(arg, ast.Call) and self.ctx.canonical(arg.func) == "django:Prefetch" and arg.args:
+            elif isinstance(arg, ast.Call) and canonical_of(self.ctx, arg.func) == "django:Prefetch" and arg.args:
                 lookup = arg.args[0]
                 if not (isinstance(lookup, ast.Constant) and isinstance(lookup.value, str)):
                     return replace(step, eager_all=True)
@@ -1185,7 +1197,7 @@ def loader_chain(ctx, option: ast.AST) -> list[tuple[str, list[str]]]:
     while isinstance(current, ast.Call):
         func = current.func
         attrs = [a for a in (_loader_attr(arg) for arg in current.args) if a]
-        kind = ctx.canonical(func) if isinstance(func, (ast.Name, ast.Attribute)) else None
+        kind = canonical_of(ctx, func) if isinstance(func, (ast.Name, ast.Attribute)) else None
         if kind and kind.startswith("sqlalchemy:"):
             name = kind.split(":", 1)[1]
             if name == "Load":
@@ -1215,7 +1227,7 @@ def loader_chain(ctx, option: ast.AST) -> list[tuple[str, list[str]]]:
 def _is_column_option(ctx, option: ast.AST) -> bool:
     """``load_only(..)`` / ``defer(..)`` / ``undefer(..)``: options that load no relation."""
     if isinstance(option, ast.Call) and isinstance(option.func, (ast.Name, ast.Attribute)):
-        kind = ctx.canonical(option.func) or ""
+        kind = canonical_of(ctx, option.func) or ""
         return kind.split(":")[-1] in ("load_only", "defer", "undefer", "undefer_group", "with_expression", "raiseload")
     return False
 
