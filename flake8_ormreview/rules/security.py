@@ -352,8 +352,8 @@ def sql_built_from_strings(ctx: FileContext) -> Iterator[Finding]:
     - [SQLAlchemy: textual SQL with bound parameters](https://docs.sqlalchemy.org/en/20/core/sqlelement.html#sqlalchemy.sql.expression.text)
     - [OWASP: SQL injection prevention](https://cheatsheetseries.owasp.org/cheatsheets/SQL_Injection_Prevention_Cheat_Sheet.html)
     """
-    taint = taint_analysis(ctx)
     for call, sink, arguments, fix in raw_sql_sinks(ctx):
+        taint = taint_analysis(ctx)  # built on the first sink (cached): most files have none
         for argument in arguments:
             elements = extra_elements(argument) if sink == ".extra()" else [argument]
             found = next((t for t in map(taint.of, elements) if t.built), None)
@@ -536,7 +536,6 @@ def mass_assignment_fix(framework: str) -> str:
 
 def setattr_loops(ctx: FileContext) -> Iterator[tuple[ast.Call, str]]:
     """``setattr(obj, key, value)`` over ``<request data>.items()`` without a whitelist test on the key."""
-    requests = request_data(ctx)
     for loop in ctx.nodes_of(ast.For, ast.AsyncFor):
         if not isinstance(loop.target, ast.Tuple) or len(loop.target.elts) != 2:
             continue
@@ -544,7 +543,7 @@ def setattr_loops(ctx: FileContext) -> Iterator[tuple[ast.Call, str]]:
         items = loop.iter
         if not (isinstance(key, ast.Name) and isinstance(items, ast.Call) and call_name(items) == "items" and isinstance(items.func, ast.Attribute)):
             continue
-        source = requests.source(items.func.value)
+        source = request_data(ctx).source(items.func.value)
         if not source or key_is_checked(loop, key.id):
             continue
         for node in ast.walk(loop):
@@ -645,7 +644,6 @@ def mass_assignment(ctx: FileContext) -> Iterator[Finding]:
     - [OWASP: Mass assignment cheat sheet](https://cheatsheetseries.owasp.org/cheatsheets/Mass_Assignment_Cheat_Sheet.html)
     - [Django: creating forms from models](https://docs.djangoproject.com/en/stable/topics/forms/modelforms/)
     """
-    requests = request_data(ctx)
     for node in ctx.nodes_of(ast.Call):
         payloads = [kw.value for kw in node.keywords if kw.arg in (None, "defaults", "create_defaults")]
         if isinstance(node.func, ast.Attribute) and node.func.attr in ("values", "update") and node.args:
@@ -653,7 +651,9 @@ def mass_assignment(ctx: FileContext) -> Iterator[Finding]:
         if isinstance(node.func, ast.Attribute) and node.func.attr == "execute" and len(node.args) >= 2:
             parameters = node.args[1]  # session.execute(insert(M), request.json) / [request.json]
             payloads.extend(parameters.elts if isinstance(parameters, (ast.List, ast.Tuple)) else [parameters])
-        source = next((s for s in map(requests.source, payloads) if s), None)
+        if not payloads:
+            continue  # request_data() (a scope table) is built only for files with a candidate call
+        source = next((s for s in map(request_data(ctx).source, payloads) if s), None)
         if not source:
             continue
         target = mass_assignment_target(ctx, node)

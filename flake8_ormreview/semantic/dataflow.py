@@ -346,6 +346,8 @@ class TaintAnalysis:
         self._active: set[tuple[int, str]] = set()
 
     def of(self, node: ast.AST) -> Taint:
+        if isinstance(node, ast.Constant):
+            return SAFE_TAINT  # what classify() answers first, without building the scope
         return self.classify(node, self.table.scope_at(node), {})
 
     # A string built from an opaque value is BUILT; an opaque value itself stays OPAQUE.
