@@ -660,13 +660,29 @@ def read_alembic(tree: ast.Module, imports: ImportMap, path: str) -> MigrationMo
     return model
 
 
+_READ = "_ormreview_migration_model"
+
+
 def read_migration(tree: ast.Module, imports: ImportMap, path: str, kind: str) -> MigrationModel | None:
-    """The migration model of a ``django_migration`` or ``alembic`` module, else ``None``."""
+    """The migration model of a ``django_migration`` or ``alembic`` module, else ``None``.
+
+    Kept on the tree: the extractor's summary and the migration rules read the
+    same file with the same imports, and nothing changes a model once read.
+    """
+    cached = getattr(tree, _READ, None)
+    if cached is not None and cached[0] is imports and cached[1] == path and cached[2] == kind:
+        return cached[3]
     if kind == "django_migration":
-        return read_django(tree, imports, path)
-    if kind == "alembic":
-        return read_alembic(tree, imports, path)
-    return None
+        model = read_django(tree, imports, path)
+    elif kind == "alembic":
+        model = read_alembic(tree, imports, path)
+    else:
+        return None
+    try:
+        setattr(tree, _READ, (imports, path, kind, model))
+    except AttributeError:
+        pass
+    return model
 
 
 def summarize_migration(tree: ast.Module, imports: ImportMap, path: str, kind: str) -> dict[str, Any] | None:
