@@ -645,6 +645,8 @@ def mass_assignment(ctx: FileContext) -> Iterator[Finding]:
     - [Django: creating forms from models](https://docs.djangoproject.com/en/stable/topics/forms/modelforms/)
     """
     for node in ctx.nodes_of(ast.Call):
+        if not node.keywords and not (isinstance(node.func, ast.Attribute) and node.func.attr in ("values", "update", "execute")):
+            continue  # no payload below can be collected
         payloads = [kw.value for kw in node.keywords if kw.arg in (None, "defaults", "create_defaults")]
         if isinstance(node.func, ast.Attribute) and node.func.attr in ("values", "update") and node.args:
             payloads.append(node.args[0])

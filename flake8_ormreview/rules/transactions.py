@@ -609,7 +609,10 @@ def lost_update(ctx: FileContext) -> Iterator[Finding]:
     """
     if ctx.kind in SKIPPED_KINDS:
         return
+    candidates = functions_with_increments(ctx)
     for function in dataflow.functions(ctx.tree):
+        if function not in candidates:
+            continue  # no ``obj.f += n`` anywhere under it: its own body has none either
         for stmt in dataflow.own_nodes(function):
             found = increment(stmt) if isinstance(stmt, (ast.AugAssign, ast.Assign)) else None
             if found is None:
@@ -629,6 +632,16 @@ def lost_update(ctx: FileContext) -> Iterator[Finding]:
             fix, lock = lost_update_fix(model, obj.id, field_name, sign, delta_text)
             yield ctx.finding("ORM306", stmt, obj=obj.id, field=field_name, sign=sign, delta=delta_text,
                               save=dataflow.call_label(save), fix=fix, lock=lock)
+
+
+def functions_with_increments(ctx: FileContext) -> set[ast.AST]:
+    """Functions holding an ``increment()`` statement somewhere under them (one pass over the file's assignments)."""
+    parents = dataflow.parent_map(ctx.tree, ctx.cache)
+    found: set[ast.AST] = set()
+    for stmt in ctx.nodes_of(ast.AugAssign, ast.Assign):
+        if increment(stmt) is not None:
+            found.update(a for a in dataflow.ancestors(stmt, parents) if isinstance(a, dataflow.FUNCTION_NODES))
+    return found
 
 
 GET_OR_CREATE = ("get_or_create", "update_or_create", "aget_or_create", "aupdate_or_create")
