@@ -3,9 +3,9 @@
 ``ast.walk`` is a generator over ``iter_child_nodes``; a dozen rules each
 walking every file cost more than the rest of the analysis together on real
 projects (see docs/performance.md).  :func:`all_nodes` walks once and keeps
-the node list, each node's children and (on demand) each node's parent in
-one :class:`TreeWalk` stored on the tree object itself, so it lives exactly
-as long as the tree and the next file gets its own.
+the node list and (on demand) each node's parent in one :class:`TreeWalk`
+stored on the tree object itself, so it lives exactly as long as the tree
+and the next file gets its own.
 
 Two deliberate differences from ``ast.walk``, both measured on the benchmark
 projects (``benchmarks/snapshot.py``):
@@ -13,15 +13,17 @@ projects (``benchmarks/snapshot.py``):
 - The expression-context and operator singletons (``Load``, ``Store``,
   ``Add``, ``Eq`` ...) are not visited: no rule looks for them as nodes (they
   read ``node.ctx`` / ``node.op``), and they are a third of all nodes.
-- Children are kept in a dict on the walk, not as an attribute of every
-  node: setting an attribute on half a million nodes cost four times the
-  walk itself.
+- Nothing is set on the nodes themselves: an attribute on half a million
+  nodes cost four times the walk itself.  Children are computed when asked
+  (a loop over the node's fields) and parents kept in one dict, built only
+  for the files whose rules need it: a children map for every node of a
+  large test module held more memory than flake8's own tree.
 """
 
 from __future__ import annotations
 
 import ast
-from typing import Iterator, Sequence
+from typing import Iterator
 
 _WALK = "_ormreview_walk"
 # Fields holding the shared context/operator singletons (``ctx``, ``op``, ``ops``).
@@ -49,16 +51,14 @@ def _own_children(node: ast.AST) -> list[ast.AST]:
 
 
 class TreeWalk:
-    """Every node of one tree in breadth-first order, with children, parents and per-type lists."""
+    """Every node of one tree in breadth-first order, with parents and per-type lists on demand."""
 
-    __slots__ = ("nodes", "kids", "_parents", "_by_type")
+    __slots__ = ("nodes", "_parents", "_by_type")
 
     def __init__(self, tree: ast.AST) -> None:
         nodes = [tree]
-        kids: dict[ast.AST, Sequence[ast.AST]] = {}
         append = nodes.append
         for node in nodes:  # the list grows while we iterate: a breadth-first walk
-            start = len(nodes)
             for name in _fields_of(type(node)):
                 value = getattr(node, name, None)
                 if isinstance(value, ast.AST):
@@ -67,16 +67,14 @@ class TreeWalk:
                     for item in value:
                         if isinstance(item, ast.AST):
                             append(item)
-            kids[node] = nodes[start:] if len(nodes) > start else ()  # half the nodes are leaves: share one ()
         self.nodes = nodes
-        self.kids = kids
         self._parents: dict[ast.AST, ast.AST] | None = None
         self._by_type: dict[tuple[type, ...], list[ast.AST]] = {}
 
     @property
     def parents(self) -> dict[ast.AST, ast.AST]:
         if self._parents is None:
-            self._parents = {kid: node for node, kids in self.kids.items() for kid in kids}
+            self._parents = {kid: node for node in self.nodes for kid in _own_children(node)}
         return self._parents
 
     def of_type(self, types: tuple[type, ...]) -> list[ast.AST]:
@@ -86,39 +84,16 @@ class TreeWalk:
         return found
 
 
-# The walk of the tree analysed last: ``children(node)`` gets no tree argument.
-_current: TreeWalk | None = None
-
-
 def tree_walk(tree: ast.AST) -> TreeWalk:
     """The :class:`TreeWalk` of ``tree``, made on first use and kept on the tree."""
-    global _current
     cached = getattr(tree, _WALK, None)
     if cached is None:
-        if _current is not None and tree in _current.kids:
-            return _subtree_walk(tree, _current)
         cached = TreeWalk(tree)
         try:
             setattr(tree, _WALK, cached)
         except AttributeError:  # a node type without __dict__: just do not cache
             pass
-        if isinstance(tree, ast.Module):
-            _current = cached
     return cached
-
-
-def _subtree_walk(tree: ast.AST, whole: TreeWalk) -> TreeWalk:
-    """A subtree of the current module: reuse its children instead of walking again."""
-    walk = TreeWalk.__new__(TreeWalk)
-    nodes = [tree]
-    for node in nodes:
-        nodes.extend(whole.kids.get(node, ()))
-    walk.nodes, walk.kids, walk._parents, walk._by_type = nodes, whole.kids, None, {}
-    try:
-        setattr(tree, _WALK, walk)
-    except AttributeError:
-        pass
-    return walk
 
 
 def all_nodes(tree: ast.AST) -> list[ast.AST]:
@@ -126,12 +101,8 @@ def all_nodes(tree: ast.AST) -> list[ast.AST]:
     return tree_walk(tree).nodes
 
 
-def children(node: ast.AST) -> Sequence[ast.AST]:
-    """The child nodes of ``node``, from the current walk when it covers ``node``."""
-    if _current is not None:
-        kids = _current.kids.get(node)
-        if kids is not None:
-            return kids
+def children(node: ast.AST) -> list[ast.AST]:
+    """The child nodes of ``node`` (``ast.iter_child_nodes`` without the singletons)."""
     return _own_children(node)
 
 
