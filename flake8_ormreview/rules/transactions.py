@@ -319,6 +319,8 @@ def multi_write_without_transaction(ctx: FileContext) -> Iterator[Finding]:
     """
     if ctx.kind in SKIPPED_KINDS:
         return
+    if len(dataflow.write_shaped_calls(ctx)) < 2:
+        return  # every function would count fewer than two sites (and the parent map is not needed)
     parents = dataflow.parent_map(ctx.tree, ctx.cache)
     for function in dataflow.functions(ctx.tree):
         if dataflow.atomic_function(function, ctx.canonical, parents):
@@ -636,11 +638,13 @@ def lost_update(ctx: FileContext) -> Iterator[Finding]:
 
 def functions_with_increments(ctx: FileContext) -> set[ast.AST]:
     """Functions holding an ``increment()`` statement somewhere under them (one pass over the file's assignments)."""
+    increments = [stmt for stmt in ctx.nodes_of(ast.AugAssign, ast.Assign) if increment(stmt) is not None]
+    if not increments:
+        return set()  # the usual case: no parent map needed
     parents = dataflow.parent_map(ctx.tree, ctx.cache)
     found: set[ast.AST] = set()
-    for stmt in ctx.nodes_of(ast.AugAssign, ast.Assign):
-        if increment(stmt) is not None:
-            found.update(a for a in dataflow.ancestors(stmt, parents) if isinstance(a, dataflow.FUNCTION_NODES))
+    for stmt in increments:
+        found.update(a for a in dataflow.ancestors(stmt, parents) if isinstance(a, dataflow.FUNCTION_NODES))
     return found
 
 

@@ -951,16 +951,25 @@ def session_commit(ctx, call: ast.Call) -> bool:
 WRITE_METHOD_NAMES = INSTANCE_WRITES | QUERYSET_WRITES | RELATED_WRITES | {"commit"}
 
 
+def write_shaped_calls(ctx) -> list[ast.Call]:
+    """Calls of the file named like a write or a commit (:data:`WRITE_METHOD_NAMES`); cached."""
+    found = ctx.cache.get("dataflow.write_shaped_calls")
+    if found is None:
+        found = ctx.cache["dataflow.write_shaped_calls"] = [
+            call for call in nodes_of(ctx.tree, ast.Call)
+            if isinstance(call.func, ast.Attribute) and call.func.attr in WRITE_METHOD_NAMES]
+    return found
+
+
 def _write_shaped_calls_under(ctx, parents: dict[ast.AST, ast.AST]) -> dict[ast.AST, int]:
     """Function -> number of write-shaped calls anywhere under it (one pass over the file's calls)."""
     counts = ctx.cache.get("dataflow.write_calls_under")
     if counts is None:
         counts = ctx.cache["dataflow.write_calls_under"] = {}
-        for call in nodes_of(ctx.tree, ast.Call):
-            if isinstance(call.func, ast.Attribute) and call.func.attr in WRITE_METHOD_NAMES:
-                for owner in ancestors(call, parents):
-                    if isinstance(owner, (*SCOPE_NODES, ast.Module)):
-                        counts[owner] = counts.get(owner, 0) + 1
+        for call in write_shaped_calls(ctx):
+            for owner in ancestors(call, parents):
+                if isinstance(owner, (*SCOPE_NODES, ast.Module)):
+                    counts[owner] = counts.get(owner, 0) + 1
     return counts
 
 
