@@ -96,7 +96,7 @@ class FindingsCache:
             os.makedirs(self.folder, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(rows, handle, separators=(",", ":"))
+                handle.write(json.dumps(rows, separators=(",", ":")))
             os.replace(tmp, os.path.join(self.folder, key + ".json"))
         except OSError:
             if tmp is not None:

@@ -307,7 +307,8 @@ class ProjectIndex:
                     handle.write("# Created by flake8-ormreview: the model index cache.\n*\n")
             fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=".index-", suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, separators=(",", ":"))
+                # dumps, not dump: json.dump streams through the pure-Python encoder (10x slower)
+                handle.write(json.dumps(data, separators=(",", ":")))
             os.replace(tmp, self.cache_file)  # atomic: concurrent writers never leave half a file
         except OSError:
             try:
