@@ -459,13 +459,13 @@ def select_for_update_outside_transaction(ctx: FileContext) -> Iterator[Finding]
     """
     if ctx.kind in SKIPPED_KINDS:
         return
-    parents = dataflow.parent_map(ctx.tree, ctx.cache)
     for node in ctx.nodes_of(ast.Call):
         if not (isinstance(node.func, ast.Attribute) and node.func.attr in ("select_for_update",)):
             continue
         info = django_queryset(ctx, node)
         if info is None:
             continue
+        parents = dataflow.parent_map(ctx.tree, ctx.cache)  # only files with a select_for_update() need it
         function = dataflow.enclosing_function(node, parents)
         if function is None or dataflow.in_atomic(node, parents, ctx.canonical):
             continue
