@@ -65,10 +65,12 @@ def _analyze(source: str, path: str, index: ProjectIndex, options: Options, tree
         root = index.root_for(path)
         module = module_name_for(path, root)
         extractor = ModuleExtractor(tree, path, root, module)
-        facts = extractor.run()
+        indexed = worth_indexing(source, path)
+        # The text of an unchanged file on disk: the index already holds its facts.
+        facts = (index.unchanged_facts(path, source) if indexed else None) or extractor.run()
         # The index must see what a disk read would give (same pre-filter), else every
         # file the pre-filter skips would count as edited and re-resolve the project.
-        index.override(facts if worth_indexing(source, path) else ModuleFacts(path=path, module=module))
+        index.override(facts if indexed else ModuleFacts(path=path, module=module))
         ctx = FileContext(
             path=os.path.normpath(path),
             source=source,

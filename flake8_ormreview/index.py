@@ -360,6 +360,27 @@ class ProjectIndex:
         except Exception:  # noqa: BLE001 - one odd file must not break every other file's analysis
             return ModuleFacts(path=path, module="")
 
+    def unchanged_facts(self, path: str, source: str) -> ModuleFacts | None:
+        """The cached facts of ``path`` when ``source`` is exactly what they were read from.
+
+        flake8 hands every file's text to the plugin; when it is the file on
+        disk, unchanged since the index read it, the facts need no second
+        extraction.  ``None`` otherwise (an editor's buffer, a file edited since).
+        """
+        entry = self.entries.get(path)
+        if entry is None:
+            return None
+        try:
+            stat = os.stat(path)
+            if stat.st_mtime_ns != entry.mtime or stat.st_size != entry.size:
+                return None
+            with open(path, "rb") as handle:
+                if handle.read().decode("utf-8") != source:
+                    return None
+        except (OSError, UnicodeDecodeError):
+            return None
+        return entry.facts
+
     def refresh_if_stale(self) -> None:
         """Re-stat the project if a new run started; no resolution (see ``ensure_fresh``)."""
         if self.stale:

@@ -250,3 +250,13 @@ def test_test_modules_are_not_parsed_for_the_index(project, monkeypatch):
     # linting the test module itself agrees with the disk walk: no re-resolution, no override
     analyze(MODELS.replace("class Order", "class FakeOrder"), "shop/tests/test_orders.py", index=index)
     assert not index.overrides
+
+
+def test_the_text_of_an_unchanged_file_reuses_its_indexed_facts(project):
+    index = ProjectIndex(["."], cache_dir=None)
+    index.ensure_fresh()
+    assert index.unchanged_facts("shop/models.py", MODELS) is index.entries["shop/models.py"].facts
+    assert index.unchanged_facts("shop/models.py", INDEXED_MODELS) is None  # an editor's buffer
+    touch_later(write(project, "shop/models.py", INDEXED_MODELS))
+    assert index.unchanged_facts("shop/models.py", INDEXED_MODELS) is None  # edited since the index read it
+    assert index.unchanged_facts("shop/unknown.py", "") is None
