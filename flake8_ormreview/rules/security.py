@@ -272,7 +272,7 @@ def raw_sql_sinks(ctx: FileContext) -> Iterator[tuple[ast.Call, str, list[ast.AS
             sql_args = [keywords[k] for k in EXTRA_SQL_ARGS if k in keywords]
             sql_args += [args[i] for k, i in EXTRA_SQL_ARGS.items() if i < len(args)]
             yield node, ".extra()", sql_args, "pass the values through params= / select_params=, or use annotate()/filter() expressions"
-        elif name in SQLA_STRING_CLAUSES:
+        elif name in SQLA_STRING_CLAUSES and querysets.may_query_sqlalchemy(ctx):
             info = querysets.query_source(ctx, node.func.value)
             if info is not None and info.framework == "sqlalchemy":
                 yield node, f".{name}()", args, "use column expressions (M.col == value, M.col.desc()) instead of SQL strings"

@@ -59,7 +59,7 @@ from typing import Iterator
 from ..index import Relation
 from .facts import ModelFact
 from .names import dotted
-from .walk import all_nodes, parent_map
+from .walk import all_nodes, nodes_of, parent_map
 
 INSTANCES, ROWS, SINGLE, SCALAR, STATEMENT, WRITE, MANAGER = (
     "instances", "rows", "single", "scalar", "statement", "write", "manager",
@@ -342,6 +342,28 @@ def canonical_of(ctx, node: ast.AST | None) -> str | None:
             by_name[name] = ctx.canonical(node)
         found = by_name[name]
     by_node[node] = found
+    return found
+
+
+def may_query_sqlalchemy(ctx) -> bool:
+    """Can :func:`query_source` answer ``framework == "sqlalchemy"`` anywhere in this file?
+
+    Such a query always starts from a non-Django model of the index
+    (``Model.query``, ``session.query(M)``, relationships, Core tables) or from
+    an SQLAlchemy/SQLModel statement call in this file (``select(M)``,
+    ``insert``/``update``/``delete``, which take any model).  A cheap pre-check
+    for rules that only care about SQLAlchemy queries; ``True`` when unsure.
+    """
+    found = ctx.cache.get("querysets.may_query_sqlalchemy")
+    if found is None:
+        models = getattr(ctx.index, "models", None)
+        memo = getattr(ctx.index, "memo", None)
+        if models is None or memo is None:
+            found = True
+        else:
+            found = memo("querysets.non_django_models", lambda: any(m.framework != "django" for m in models.values()))
+            found = found or any(canonical_of(ctx, call.func) in SQLA_STATEMENT_CALLS for call in nodes_of(ctx.tree, ast.Call))
+        ctx.cache["querysets.may_query_sqlalchemy"] = found
     return found
 
 
