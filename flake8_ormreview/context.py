@@ -20,6 +20,10 @@ ORM_AND_DRIVER_PACKAGES = frozenset({
     "django", "sqlalchemy", "sqlmodel", "flask_sqlalchemy", "alembic",
     "sqlite3", "psycopg", "psycopg2", "pymysql", "MySQLdb", "asyncpg", "aiosqlite", "databases", "aiomysql",
 })
+# The parts of Django that hand out models, querysets or connections; a file importing
+# only django.conf, django.urls, django.utils, django.http, templates or forms
+# reaches the ORM through a model import, which counts on its own.
+DJANGO_ORM_MODULES = ("django.db", "django.contrib", "django.apps", "django.shortcuts", "django.core.management")
 
 
 @dataclass
@@ -71,7 +75,11 @@ class FileContext:
         if self.is_migration or self.models:
             return True
         for qualname in self.imports.names.values():
-            if qualname.split(".", 1)[0] in ORM_AND_DRIVER_PACKAGES or qualname.endswith(("get_model", "get_class")):
+            package = qualname.split(".", 1)[0]
+            if package == "django":
+                if qualname.startswith(DJANGO_ORM_MODULES):
+                    return True
+            elif package in ORM_AND_DRIVER_PACKAGES or qualname.endswith(("get_model", "get_class")):
                 return True  # get_model/get_class: Django's app registry and Oscar's loader return models
             resolved = self.index.resolve_symbol(qualname)
             if canonical(resolved) or self.index.model(resolved) is not None:

@@ -68,6 +68,7 @@ def reaches_orm(source: str, path: str, monkeypatch) -> bool:
     "import os\n\n\ndef size(path):\n    return os.path.getsize(path)\n",
     "from app.util import slug\n\n\ndef title(book):\n    return slug(book.title)\n",
     "def books(qs):\n    return [b.author.name for b in qs]\n",  # nothing resolvable: silent anyway
+    "from django.conf import settings\nfrom django.urls import reverse\n",  # Django, but no model or query
 ])
 def test_files_that_cannot_name_a_model_or_a_connection_are_skipped(project, monkeypatch, source):
     assert reaches_orm(source, "app/views.py", monkeypatch) is False
@@ -77,7 +78,8 @@ def test_files_that_cannot_name_a_model_or_a_connection_are_skipped(project, mon
     "from shop.models import Book\n",  # a model
     "from shop import models\n",  # a module defining models
     "from app.db import db\n",  # a project re-export of an ORM object
-    "from django.conf import settings\n",  # the ORM package itself
+    "from django.db import connection\n",  # the ORM package itself
+    "from django.contrib.auth import get_user_model\n",
     "import sqlite3\n",  # a DB-API driver (its cursors take raw SQL)
     "from oscar.core.loading import get_model\n",  # Oscar's loader and Django's registry return models
 ])
