@@ -26,6 +26,13 @@ ORM_AND_DRIVER_PACKAGES = frozenset({
 DJANGO_ORM_MODULES = ("django.db", "django.contrib", "django.apps", "django.shortcuts", "django.core.management")
 
 
+def from_orm_package(qualname: str) -> bool:
+    package = qualname.split(".", 1)[0]
+    if package == "django":
+        return qualname.startswith(DJANGO_ORM_MODULES)
+    return package in ORM_AND_DRIVER_PACKAGES
+
+
 @dataclass
 class FileContext:
     path: str
@@ -75,16 +82,12 @@ class FileContext:
         if self.is_migration or self.models:
             return True
         for qualname in self.imports.names.values():
-            package = qualname.split(".", 1)[0]
-            if package == "django":
-                if qualname.startswith(DJANGO_ORM_MODULES):
-                    return True
-            elif package in ORM_AND_DRIVER_PACKAGES or qualname.endswith(("get_model", "get_class")):
+            if from_orm_package(qualname) or qualname.endswith(("get_model", "get_class")):
                 return True  # get_model/get_class: Django's app registry and Oscar's loader return models
             resolved = self.index.resolve_symbol(qualname)
             if canonical(resolved) or self.index.model(resolved) is not None:
                 return True
-            if resolved.split(".", 1)[0] in ORM_AND_DRIVER_PACKAGES:
+            if resolved != qualname and from_orm_package(resolved):
                 return True  # a project re-export of an ORM object (``from app.db import db``)
             module = self.index.modules.get(resolved)
             if module is not None and any(self.index.model(cls.qualname) for cls in module.classes):
