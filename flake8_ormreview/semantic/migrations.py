@@ -590,8 +590,8 @@ class _AlembicReader:
             if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in batches:
                 kind, table, batch = func.attr, batches[func.value.id], True
             else:
-                name = canonical(self.imports.resolve(func)) or ""
                 resolved = self.imports.resolve(func) or ""
+                name = canonical(resolved) or ""
                 if name.startswith("alembic:") and resolved.startswith("alembic.op."):
                     kind = name.split(":", 1)[1]
             if not kind or kind not in (BATCH_PARAMS if batch else ALEMBIC_PARAMS):
