@@ -13,7 +13,8 @@ from __future__ import annotations
 import enum
 import inspect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Callable, Iterable
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class Rule:
     category: Category
     message: str
     check: CheckFunction | None
-    docs: dict[str, str] = field(default_factory=dict)
+    doc_text: str = ""  # the ``## Section`` structured docstring, parsed on first use of ``docs``
     # The check runs on files that reach the ORM (FileContext.reaches_orm), and on
     # other files only when their source matches this pattern.
     outside_orm_trigger: re.Pattern[str] | None = None
@@ -86,6 +87,11 @@ class Rule:
         if ctx.reaches_orm:
             return True
         return self.outside_orm_trigger is not None and self.outside_orm_trigger.search(ctx.source) is not None
+
+    @cached_property
+    def docs(self) -> dict[str, str]:
+        # Parsed when first read (docs, report, --list-rules): a lint never needs it.
+        return parse_docs(self.doc_text)
 
     @property
     def summary(self) -> str:
@@ -155,7 +161,7 @@ def rule(
     def decorate(check: CheckFunction) -> CheckFunction:
         if code in RULES:
             raise ValueError(f"{code} is declared twice")
-        RULES[code] = Rule(code, name, severity, category, message, check, parse_docs(check.__doc__), trigger)
+        RULES[code] = Rule(code, name, severity, category, message, check, check.__doc__ or "", trigger)
         check.rule = RULES[code]  # type: ignore[attr-defined]
         return check
 
@@ -166,7 +172,7 @@ def declare(code: str, name: str, severity: Severity, category: Category, messag
     """Register a rule that has no per-file check of its own (ORM000)."""
     if code in RULES:
         raise ValueError(f"{code} is declared twice")
-    RULES[code] = Rule(code, name, severity, category, message, None, parse_docs(docs))
+    RULES[code] = Rule(code, name, severity, category, message, None, docs)
     return RULES[code]
 
 
