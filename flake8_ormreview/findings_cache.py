@@ -27,6 +27,7 @@ from functools import lru_cache
 from .digest import digest_of, new_digest
 from .index import ProjectIndex
 from .options import Options
+from .semantic.facts import ModuleFacts
 from .registry import Finding
 
 FINDINGS_DIRNAME = "findings"
@@ -72,9 +73,13 @@ class FindingsCache:
         """The cache for linting ``path`` now, or ``None`` when findings must not be reused.
 
         Another file's unsaved buffer in the index (an override) would change
-        this file's findings without changing the digest: no cache then.
+        this file's findings without changing the digest: no cache then,
+        unless that buffer declares nothing another file can see (no class,
+        no migration), like a notebook or a file outside the source roots.
         """
-        if not index.cache_dir or any(other != path for other in index.overrides):
+        if not index.cache_dir:
+            return None
+        if any(other != path and visible_to_other_files(facts) for other, facts in index.overrides.items()):
             return None
         return cls(findings_folder(index), options)
 
@@ -104,6 +109,10 @@ class FindingsCache:
                     os.unlink(tmp)
                 except OSError:
                     pass
+
+
+def visible_to_other_files(facts: ModuleFacts) -> bool:
+    return bool(facts.classes or facts.migration or facts.extra)
 
 
 def findings_folder(index: ProjectIndex) -> str:

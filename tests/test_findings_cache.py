@@ -175,3 +175,10 @@ def test_flake8_reruns_give_the_same_output_from_the_cache(project):
     write(project, "shop/models.py", INDEXED_MODELS)
     third = subprocess.run(command, capture_output=True, text=True, cwd=project)
     assert "ORM103" not in third.stdout
+
+
+def test_an_unsaved_buffer_that_declares_nothing_keeps_the_cache(project):
+    index = new_run()
+    analyze("def helper():\n    return 1\n", "notebooks/scratch.py", index=index)  # not on disk: an override
+    assert index.overrides
+    assert findings_cache.FindingsCache.for_file(index, Options(), "shop/views.py") is not None
