@@ -19,7 +19,6 @@ import argparse
 import ast
 import os
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -38,6 +37,12 @@ def source_files(root: str) -> list[str]:
     return found
 
 
+def cpu_seconds() -> float:
+    """This process's CPU time plus that of its reaped children (the index parses in one)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def findings_for(project_dir: str) -> tuple[list[str], float, float]:
     from flake8_ormreview.analysis import analyze
     from flake8_ormreview.index import ProjectIndex
@@ -47,10 +52,10 @@ def findings_for(project_dir: str) -> tuple[list[str], float, float]:
     os.chdir(project_dir)
     try:
         options = Options()
-        started = time.process_time()
+        started = cpu_seconds()
         index = ProjectIndex(roots=list(options.source_roots), cache_dir=None)
         index.ensure_fresh()
-        built = time.process_time()
+        built = cpu_seconds()
         lines = []
         for path in source_files("."):
             try:
@@ -61,7 +66,7 @@ def findings_for(project_dir: str) -> tuple[list[str], float, float]:
                 continue
             for finding in analyze(source, path, index=index, options=options, tree=tree):
                 lines.append(f"{path}:{finding.line}:{finding.col}: {finding.code} {finding.message}")
-        return lines, built - started, time.process_time() - built
+        return lines, built - started, cpu_seconds() - built
     finally:
         os.chdir(previous)
 

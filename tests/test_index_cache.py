@@ -260,3 +260,42 @@ def test_the_text_of_an_unchanged_file_reuses_its_indexed_facts(project):
     touch_later(write(project, "shop/models.py", INDEXED_MODELS))
     assert index.unchanged_facts("shop/models.py", INDEXED_MODELS) is None  # edited since the index read it
     assert index.unchanged_facts("shop/unknown.py", "") is None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+def test_a_cold_index_parsed_in_a_child_process_equals_one_parsed_here(project, monkeypatch):
+    import flake8_ormreview.index as index_module
+
+    for number in range(5):
+        write(project, f"app{number}/models.py", MODELS.replace("class Order", f"class Order{number}"))
+    here = ProjectIndex(["."], cache_dir=None)
+    here.ensure_fresh()
+    monkeypatch.setattr(index_module, "FORK_EXTRACTION_FROM", 1)
+    forked = ProjectIndex(["."], cache_dir=None)
+    calls = []
+    real_child = ProjectIndex._extract_in_child
+    monkeypatch.setattr(ProjectIndex, "_extract_in_child",
+                        lambda self, pending, unchanged: calls.append(len(pending)) or real_child(self, pending, unchanged))
+    forked.ensure_fresh()
+    assert calls == [len(here.entries)]
+    assert {p: e.digest for p, e in forked.entries.items()} == {p: e.digest for p, e in here.entries.items()}
+    assert sorted(forked.models) == sorted(here.models)
+    assert "ORM103" in [f.code for f in analyze(VIEWS, "shop/views.py", index=forked)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+def test_a_failing_child_falls_back_to_parsing_here(project, monkeypatch):
+    import flake8_ormreview.index as index_module
+
+    monkeypatch.setattr(index_module, "FORK_EXTRACTION_FROM", 1)
+    parent, real_extract = os.getpid(), ProjectIndex.extract_file
+
+    def crash_in_the_child(self, *args):
+        if os.getpid() != parent:
+            raise MemoryError("the child dies")
+        return real_extract(self, *args)
+
+    monkeypatch.setattr(ProjectIndex, "extract_file", crash_in_the_child)
+    index = ProjectIndex(["."], cache_dir=None)
+    index.ensure_fresh()
+    assert "shop.models.Order" in index.models
