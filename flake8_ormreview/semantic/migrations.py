@@ -25,6 +25,7 @@ from dataclasses import dataclass, field as dc_field, fields as dc_fields
 from typing import Any, Iterable, Iterator
 
 from .names import ImportMap, canonical, dotted, literal
+from .walk import children
 
 # Positional parameters of Django's operations, by operation class.
 DJANGO_PARAMS: dict[str, tuple[str, ...]] = {
@@ -533,6 +534,19 @@ def read_django(tree: ast.Module, imports: ImportMap, path: str) -> MigrationMod
 # -- Alembic ----------------------------------------------------------------------------
 
 
+def _calls_under(node: ast.AST) -> list[ast.Call]:
+    """The calls under ``node``, each after the calls it is nested in (all the stable sort by position needs:
+    two calls starting at one position are nested, ``f()()``)."""
+    found: list[ast.Call] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Call):
+            found.append(current)
+        stack.extend(children(current))
+    return found
+
+
 class _AlembicReader:
     def __init__(self, imports: ImportMap) -> None:
         self.imports = imports
@@ -584,7 +598,7 @@ class _AlembicReader:
             self.calls(stmt, batches, autocommit)
 
     def calls(self, node: ast.AST, batches: dict[str, str], autocommit: bool) -> None:
-        for call in sorted((n for n in ast.walk(node) if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset)):
+        for call in sorted(_calls_under(node), key=lambda n: (n.lineno, n.col_offset)):
             func = call.func
             kind, table, batch = "", "", False
             if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in batches:

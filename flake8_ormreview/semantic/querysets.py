@@ -500,6 +500,7 @@ class QueryAnalysis:
         self._loops_by_node: dict[int, Loop] | None = None
         self._function_memo: dict[ast.AST, ast.AST | None] = {}
         self._model_memo: dict[str | None, ModelFact | None] = {}
+        self._returns_by_function: dict[ast.AST | None, list[ast.Return]] | None = None
 
     # -- structure ------------------------------------------------------------------------
 
@@ -1099,9 +1100,8 @@ class QueryAnalysis:
             return None
         self._returns_busy.add(key)
         found: list[QueryInfo | None] = []
-        for node in ast.walk(function):
-            if isinstance(node, ast.Return) and self.function_of(node) is function:
-                found.append(self.query_at(node.value) if node.value is not None else None)
+        for node in self.returns_in(function):
+            found.append(self.query_at(node.value) if node.value is not None else None)
         self._returns_busy.discard(key)
         result = None
         if found and all(f is not None for f in found):
@@ -1111,6 +1111,18 @@ class QueryAnalysis:
             result = merged.get("value")
         self.returns[key] = result
         return result
+
+    def returns_in(self, function: ast.AST) -> list[ast.Return]:
+        """The ``return`` statements of ``function`` itself (not of nested functions), in walk order.
+
+        Grouped once per file: the file's walk order restricted to one function's
+        subtree is that subtree's own ``ast.walk`` order.
+        """
+        if self._returns_by_function is None:
+            self._returns_by_function = {}
+            for node in nodes_of(self.tree, ast.Return):
+                self._returns_by_function.setdefault(self.function_of(node), []).append(node)
+        return self._returns_by_function.get(function, [])
 
     def own_class_member(self, call_or_attribute: ast.AST, receiver: ast.AST, name: str) -> ast.AST | None:
         """``self.<name>`` inside a method: the method or class attribute of the enclosing class."""
