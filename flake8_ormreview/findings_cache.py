@@ -10,7 +10,8 @@ then costs a hash and a small read per file instead of the analysis.
 
 Entries are written atomically (a temporary file renamed into place), so
 concurrent runs never read half an entry; a folder of another digest that has
-not been written to for ``STALE_SECONDS`` is removed at the start of a run.
+not been written to for ``STALE_SECONDS`` is removed at the start of a run,
+and the current folder is trimmed when it outgrows the project.
 Findings that include an internal error (ORM000) are never stored.
 """
 
@@ -141,3 +142,20 @@ def prune(index: ProjectIndex, now: float | None = None) -> None:
                 shutil.rmtree(folder, ignore_errors=True)
         except OSError:
             pass
+    trim(os.path.join(parent, index.digest), limit=4 * len(index.entries) + 256)
+
+
+def trim(folder: str, limit: int) -> None:
+    """Keep the current folder bounded: edited files, renamed files and nbqa's
+    temporary copies (a new name every run) leave entries no run reads again.
+    Past ``limit`` entries, the older half (by write time) goes."""
+    try:
+        with os.scandir(folder) as found:
+            entries = [entry for entry in found if entry.name.endswith(".json")]
+        if len(entries) <= limit:
+            return
+        entries.sort(key=lambda entry: entry.stat().st_mtime)
+        for entry in entries[: len(entries) // 2]:
+            os.unlink(entry.path)
+    except OSError:
+        pass

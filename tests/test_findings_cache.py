@@ -182,3 +182,19 @@ def test_an_unsaved_buffer_that_declares_nothing_keeps_the_cache(project):
     analyze("def helper():\n    return 1\n", "notebooks/scratch.py", index=index)  # not on disk: an override
     assert index.overrides
     assert findings_cache.FindingsCache.for_file(index, Options(), "shop/views.py") is not None
+
+
+def test_the_current_folder_is_trimmed_when_it_outgrows_the_project(project):
+    assert view_codes() == ["ORM103"]
+    index = new_run()
+    index.refresh()
+    folder = Path(findings_folder(index))
+    for number in range(40):  # what nbqa's temporary copies, renames and edits leave behind
+        entry = folder / f"{number:040x}.json"
+        entry.write_text("[]")
+        os.utime(entry, (number, number))
+    findings_cache.trim(str(folder), limit=30)
+    kept = sorted(path.name for path in folder.glob("*.json"))
+    assert len(kept) == 21 and f"{39:040x}.json" in kept and f"{0:040x}.json" not in kept
+    findings_cache.prune(index)  # the project's own limit (4 per indexed file + 256) keeps the rest
+    assert len(list(folder.glob("*.json"))) == 21
