@@ -6,7 +6,7 @@ import ast
 import os
 
 from .findings_cache import FindingsCache
-from .index import ProjectIndex, get_index, worth_indexing
+from .index import ProjectIndex, get_index, is_test_module, worth_indexing
 from .options import Options
 from .registry import Finding, all_rules, get_rule
 
@@ -22,10 +22,14 @@ def analyze(
 
     Never raises: a failure inside the analysis becomes a single ORM000
     finding, and the findings of every rule that did not fail are kept.
-    A file that does not parse yields nothing (flake8 reports it as E999).
+    A file that does not parse yields nothing (flake8 reports it as E999),
+    and neither does a test module (``test_*.py``, ``*_test.py``,
+    ``tests.py``, ``test.py``, ``conftest.py``).
     When the index has a cache folder, the findings of a file whose text,
     path and project facts are unchanged come from the findings cache.
     """
+    if is_test_module(path):
+        return []  # what a test does to its database is not what production does (docs/architecture.md)
     options = options or Options()
     try:
         if index is None:

@@ -112,3 +112,18 @@ def test_a_cursor_in_a_file_without_orm_imports_is_still_checked_for_injection(p
     ''').lstrip()
     findings = analyze(source, "app/maintenance.py", index=ProjectIndex(["."], cache_dir=None))
     assert [f.code for f in findings] == ["ORM502"]
+
+
+@pytest.mark.parametrize("name", ["shop/tests/test_views.py", "shop/views_test.py", "shop/tests.py", "conftest.py"])
+def test_test_modules_are_not_reviewed(project, name):
+    """What a test does to its database is not what production does: no finding, no analysis."""
+    source = textwrap.dedent('''
+        from shop.models import Book
+
+
+        def titles():
+            return [(book.title, book.author.name) for book in Book.objects.all()]
+    ''').lstrip()
+    index = ProjectIndex(["."], cache_dir=None)
+    assert analyze(source, name, index=index) == []
+    assert [f.code for f in analyze(source, "shop/views.py", index=index)] == ["ORM201"]
