@@ -12,7 +12,7 @@ from .options import Options
 from .registry import Finding, get_rule
 from .semantic import walk as _walk
 from .semantic.facts import ModelFact, ModuleFacts
-from .semantic.names import ImportMap, canonical
+from .semantic.names import ImportMap, canonical, dotted
 
 # Module-level imports from these packages make a file worth every rule: the ORMs,
 # and the DB-API drivers whose cursors take raw SQL.
@@ -106,10 +106,17 @@ class FileContext:
         return self.imports.resolve(node)
 
     def canonical(self, node: ast.AST) -> str | None:
-        qual = self.imports.resolve(node)
-        if qual and self.index is not None and not canonical(qual):
-            qual = self.index.resolve_symbol(qual)
-        return canonical(qual)
+        """``framework:Name`` of a Name/Attribute chain (through imports and re-exports); memoised per name."""
+        name = node if isinstance(node, str) else dotted(node)
+        if name is None:
+            return None
+        memo = self.cache.setdefault("context.canonical", {})
+        if name not in memo:
+            qual = self.imports.resolve(name)
+            if qual and self.index is not None and not canonical(qual):
+                qual = self.index.resolve_symbol(qual)
+            memo[name] = canonical(qual)
+        return memo[name]
 
     def finding(self, code: str, where: ast.AST | int, col: int | None = None, **values: object) -> Finding:
         """A finding for ``code`` at a node (its first line) or a line number."""

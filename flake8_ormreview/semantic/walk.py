@@ -53,7 +53,7 @@ def _own_children(node: ast.AST) -> list[ast.AST]:
 class TreeWalk:
     """Every node of one tree in breadth-first order, with parents and per-type lists on demand."""
 
-    __slots__ = ("nodes", "_parents", "_by_type")
+    __slots__ = ("nodes", "_parents", "_by_type", "_positions")
 
     def __init__(self, tree: ast.AST) -> None:
         nodes = [tree]
@@ -70,6 +70,7 @@ class TreeWalk:
         self.nodes = nodes
         self._parents: dict[ast.AST, ast.AST] | None = None
         self._by_type: dict[tuple[type, ...], list[ast.AST]] = {}
+        self._positions: dict[type, list[int]] | None = None
 
     @property
     def parents(self) -> dict[ast.AST, ast.AST]:
@@ -90,8 +91,27 @@ class TreeWalk:
     def of_type(self, types: tuple[type, ...]) -> list[ast.AST]:
         found = self._by_type.get(types)
         if found is None:
-            found = self._by_type[types] = [node for node in self.nodes if isinstance(node, types)]
+            positions = self._positions_by_class()
+            wanted = [kept for cls, kept in positions.items() if issubclass(cls, types)]
+            if len(wanted) == 1:
+                found = [self.nodes[i] for i in wanted[0]]
+            else:  # several classes: back into walk order
+                found = [self.nodes[i] for i in sorted(i for kept in wanted for i in kept)]
+            self._by_type[types] = found
         return found
+
+    def _positions_by_class(self) -> dict[type, list[int]]:
+        """Walk positions of the nodes of each concrete class: one pass for every ``of_type``."""
+        if self._positions is None:
+            positions: dict[type, list[int]] = {}
+            for index, node in enumerate(self.nodes):
+                kept = positions.get(type(node))
+                if kept is None:
+                    positions[type(node)] = [index]
+                else:
+                    kept.append(index)
+            self._positions = positions
+        return self._positions
 
 
 def tree_walk(tree: ast.AST) -> TreeWalk:
