@@ -200,13 +200,15 @@ def count_py(project: Project) -> int:
     return sum(name.endswith(".py") for _, _, names in os.walk(target) for name in names)
 
 
-def bench_project(project: Project, repeat: int, jobs: int) -> dict[str, Result]:
+def bench_project(project: Project, repeat: int, jobs: int, stdin_only: bool = False) -> dict[str, Result]:
     cwd = project.folder
     cache = os.path.join(cwd, CACHE_DIRNAME)
     models = os.path.join(cwd, project.models_module)
     results = {name: Result() for name in CONFIGS}
     measure(lint_command("plain", project, jobs), cwd)  # warm the OS file cache, discarded
-    for _ in range(repeat):
+    if stdin_only:
+        measure(lint_command("ormreview", project, jobs), cwd)  # the warm index and findings the calls use
+    for _ in range(0 if stdin_only else repeat):
         results["plain"].samples.append(measure(lint_command("plain", project, jobs), cwd))
         results["bugbear"].samples.append(measure(lint_command("bugbear", project, jobs), cwd))
         shutil.rmtree(cache, ignore_errors=True)
@@ -294,6 +296,15 @@ def render(project: Project, files: int, results: dict[str, Result], findings: t
                       table(["budget", "measured", "limit", "verdict"], budget, markdown), ""])
 
 
+def render_stdin(project: Project, results: dict[str, Result], markdown: bool) -> str:
+    base = results["stdin-plain"]
+    rows = [[name, f"{results[name].median('wall'):.2f}", f"{results[name].median('wall') / base.median('wall'):.2f}x",
+             f"{results[name].median('cpu'):.2f}", f"{results[name].median('maxrss_mb'):.0f}"]
+            for name in ("stdin-plain", "stdin-ormreview", "stdin-ormreview-edited")]
+    title = f"{project.name} (stdin: {project.models_module})"
+    return "\n".join([title, "", table(["config", "wall s", "wall/plain", "CPU s", "max RSS MB"], rows, markdown), ""])
+
+
 def table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -310,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--markdown", action="store_true", help="markdown tables (for docs/performance.md)")
+    parser.add_argument("--stdin-only", action="store_true", help="only the editor-style calls (after one warm-up lint)")
     args = parser.parse_args(argv)
     projects = [p for p in by_name(args.names) if os.path.isdir(p.folder)]
     if not projects:
@@ -321,7 +333,10 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(RESULTS, exist_ok=True)
     summary = {}
     for project in projects:
-        results = bench_project(project, args.repeat, args.jobs)
+        results = bench_project(project, args.repeat, args.jobs, args.stdin_only)
+        if args.stdin_only:
+            print(render_stdin(project, results, args.markdown), flush=True)
+            continue
         findings = orm_findings(project, args.jobs)
         print(render(project, count_py(project), results, findings, args.markdown), flush=True)
         summary[project.name] = {name: [asdict(s) for s in result.samples] for name, result in results.items()}

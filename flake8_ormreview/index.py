@@ -29,7 +29,7 @@ from .semantic.facts import FieldFact, IndexFact, ModelFact, ModuleFacts, module
 from .semantic.names import canonical
 
 T = TypeVar("T")
-CACHE_VERSION = 6
+CACHE_VERSION = 7
 CACHE_DIRNAME = ".orm-review-cache"
 SOURCE_SUFFIXES = (".py", ".pyw")
 SKIP_DIRS = {
@@ -159,23 +159,27 @@ class FileEntry:
     """One file's facts as the cache keeps them: decoded on first use.
 
     A warm run whose findings all come from the findings cache only needs each
-    file's stat and digest, never the facts themselves.
+    file's stat and digest: the facts file is not even read then.
     """
 
-    __slots__ = ("mtime", "size", "digest", "_facts", "_raw", "_reextract")
+    __slots__ = ("mtime", "size", "digest", "_facts", "_raw", "_stored", "_reextract")
 
     def __init__(self, mtime: int, size: int, *, facts: ModuleFacts | None = None, raw: dict | None = None,
-                 digest: str | None = None, reextract: Callable[[], ModuleFacts] | None = None) -> None:
-        self.mtime, self.size, self._facts, self._raw, self._reextract = mtime, size, facts, raw, reextract
+                 digest: str | None = None, stored: Callable[[], dict | None] | None = None,
+                 reextract: Callable[[], ModuleFacts | None] | None = None) -> None:
+        self.mtime, self.size, self._facts, self._raw = mtime, size, facts, raw
+        self._stored, self._reextract = stored, reextract
         self.digest = digest or facts_digest(self.raw)
 
     @property
     def facts(self) -> ModuleFacts:
         if self._facts is None:
+            raw = self._raw if self._raw is not None else (self._stored() if self._stored else None)
             try:
-                self._facts = module_from_dict(self._raw or {})
+                self._facts = module_from_dict(raw) if isinstance(raw, dict) else None
             except (KeyError, TypeError, ValueError, AttributeError):
-                # A cache entry written by hand or by a foreign tool: read the file again.
+                self._facts = None  # written by hand or by a foreign tool
+            if self._facts is None:  # not in the facts file (another run replaced it) or unreadable
                 self._facts = (self._reextract() if self._reextract else None) or ModuleFacts(path="", module="")
             self._raw = None  # one copy in memory; saving re-encodes
         return self._facts
@@ -188,8 +192,33 @@ class FileEntry:
     @property
     def raw(self) -> dict:
         if self._raw is None:
-            self._raw = module_to_dict(self._facts or ModuleFacts(path="", module=""))
+            stored = self._stored() if self._facts is None and self._stored else None
+            self._raw = stored if isinstance(stored, dict) else module_to_dict(self.facts)
         return self._raw
+
+
+class StoredFacts:
+    """The facts file of a cache, read on the first entry that needs its facts.
+
+    It carries the token of the table it was written with; a table and a facts
+    file from two different runs (written concurrently) do not mix: the facts
+    are then read from the source files again.
+    """
+
+    def __init__(self, path: str, token: str) -> None:
+        self.path, self.token = path, token
+        self._files: dict[str, dict] | None = None
+
+    def raw_for(self, source_path: str) -> dict | None:
+        if self._files is None:
+            try:
+                with open(self.path, encoding="utf-8") as handle:
+                    data = json.load(handle)
+                files = data.get("files") if isinstance(data, dict) and data.get("token") == self.token else None
+                self._files = files if isinstance(files, dict) else {}
+            except (OSError, ValueError):
+                self._files = {}
+        return self._files.pop(source_path, None)  # handed out once: the entry keeps it from now on
 
 
 class FilesView(Mapping):
@@ -242,7 +271,13 @@ class ProjectIndex:
 
     @property
     def cache_file(self) -> str | None:
+        """The table: every file's stat and facts digest (small: a warm run reads only this)."""
         return os.path.join(self.cache_dir, f"index-v{CACHE_VERSION}.json") if self.cache_dir else None
+
+    @property
+    def facts_file(self) -> str | None:
+        """Every file's facts, read only when something is analysed."""
+        return os.path.join(self.cache_dir, f"facts-v{CACHE_VERSION}.json") if self.cache_dir else None
 
     def iter_source_files(self) -> Iterator[str]:
         for root in self.roots:
@@ -277,7 +312,7 @@ class ProjectIndex:
         return self.roots[0] if self.roots else "."
 
     def load_cache(self) -> dict[str, FileEntry]:
-        if not self.cache_file:
+        if not self.cache_file or not self.facts_file:
             return {}
         try:
             with open(self.cache_file, encoding="utf-8") as handle:
@@ -286,39 +321,39 @@ class ProjectIndex:
                 return {}
             if data.get("extractor") != extractor_fingerprint():
                 return {}  # facts written by another version of the extraction code
+            stored = StoredFacts(self.facts_file, str(data["token"]))
             entries = {}
-            for path, entry in data["files"].items():
-                if not isinstance(entry["facts"], dict) or not isinstance(entry["digest"], str):
+            for path, (mtime, size, digest) in data["files"].items():
+                if not isinstance(digest, str):
                     return {}
-                entries[path] = FileEntry(int(entry["mtime"]), int(entry["size"]), raw=entry["facts"],
-                                          digest=entry["digest"], reextract=partial(self.extract_file, path))
+                entries[path] = FileEntry(int(mtime), int(size), digest=digest, stored=partial(stored.raw_for, path),
+                                          reextract=partial(self.extract_file, path))
             return entries
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return {}  # missing, unreadable or corrupt: rebuild
 
     def save_cache(self) -> None:
-        if not self.cache_file:
+        if not self.cache_file or not self.facts_file:
             return
-        data = {
-            "version": CACHE_VERSION,
-            "extractor": extractor_fingerprint(),
-            "roots": [os.path.abspath(r) for r in self.roots],
-            "files": {
-                path: {"mtime": entry.mtime, "size": entry.size, "digest": entry.digest, "facts": entry.raw}
-                for path, entry in sorted(self.entries.items())
-            },
-        }
+        token = digest_of(os.urandom(16))
+        header = {"version": CACHE_VERSION, "extractor": extractor_fingerprint(), "token": token,
+                  "roots": [os.path.abspath(r) for r in self.roots]}
+        ordered = sorted(self.entries.items())
+        table = dict(header, files={path: [entry.mtime, entry.size, entry.digest] for path, entry in ordered})
+        facts = {"token": token, "files": {path: entry.raw for path, entry in ordered}}
         try:
             os.makedirs(self.cache_dir, exist_ok=True)
             ignore = os.path.join(self.cache_dir, ".gitignore")
             if not os.path.exists(ignore):
                 with open(ignore, "w", encoding="utf-8") as handle:
                     handle.write("# Created by flake8-ormreview: the model index cache.\n*\n")
-            fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=".index-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                # dumps, not dump: json.dump streams through the pure-Python encoder (10x slower)
-                handle.write(json.dumps(data, separators=(",", ":")))
-            os.replace(tmp, self.cache_file)  # atomic: concurrent writers never leave half a file
+            # The facts first: a table is never on disk before the facts it points to.
+            for target, data in ((self.facts_file, facts), (self.cache_file, table)):
+                fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=".index-", suffix=".tmp")
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    # dumps, not dump: json.dump streams through the pure-Python encoder (10x slower)
+                    handle.write(json.dumps(data, separators=(",", ":")))
+                os.replace(tmp, target)  # atomic: concurrent writers never leave half a file
         except OSError:
             try:
                 os.unlink(tmp)  # type: ignore[possibly-undefined]

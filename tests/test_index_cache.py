@@ -77,6 +77,10 @@ def cache_file(root: Path) -> Path:
     return next((root / CACHE_DIRNAME).glob("index-v*.json"))
 
 
+def facts_file(root: Path) -> Path:
+    return next((root / CACHE_DIRNAME).glob("facts-v*.json"))
+
+
 def test_the_cache_is_written_and_a_second_index_reads_it_instead_of_parsing(project, monkeypatch):
     first = ProjectIndex(["."], CACHE_DIRNAME)
     assert "ORM103" in view_codes(first)
@@ -116,9 +120,9 @@ def test_a_corrupt_cache_is_ignored_and_rebuilt(project, content):
 
 def test_a_cache_entry_with_matching_stat_but_foreign_facts_does_not_crash(project):
     ProjectIndex(["."], CACHE_DIRNAME).ensure_fresh()
-    path = cache_file(project)
+    path = facts_file(project)
     data = json.loads(path.read_text())
-    data["files"]["shop/models.py"]["facts"]["classes"] = [{"name": "Order"}]  # missing keys
+    data["files"]["shop/models.py"]["classes"] = [{"name": "Order"}]  # missing keys
     path.write_text(json.dumps(data))
     findings = analyze(VIEWS, "shop/views.py", index=ProjectIndex(["."], CACHE_DIRNAME))
     assert "ORM000" not in [f.code for f in findings]
@@ -230,9 +234,9 @@ def test_a_cache_from_another_extractor_version_is_not_trusted(project, monkeypa
     import flake8_ormreview.index as index_module
 
     ProjectIndex(["."], CACHE_DIRNAME).ensure_fresh()
-    path = cache_file(project)
+    path = facts_file(project)
     data = json.loads(path.read_text())
-    data["files"]["shop/models.py"]["facts"]["classes"] = []  # what an older extractor might have said
+    data["files"]["shop/models.py"]["classes"] = []  # what an older extractor might have said
     path.write_text(json.dumps(data))
     assert "ORM103" not in view_codes(ProjectIndex(["."], CACHE_DIRNAME))  # same extractor: the cache is trusted
     monkeypatch.setattr(index_module, "extractor_fingerprint", lambda: "another-version")
@@ -299,3 +303,23 @@ def test_a_failing_child_falls_back_to_parsing_here(project, monkeypatch):
     index = ProjectIndex(["."], cache_dir=None)
     index.ensure_fresh()
     assert "shop.models.Order" in index.models
+
+
+def test_a_warm_run_answered_from_stored_findings_never_reads_the_facts_file(project):
+    assert "ORM103" in view_codes(ProjectIndex(["."], CACHE_DIRNAME))
+    facts_file(project).write_text("not even JSON")  # a warm run must not need it
+    index = ProjectIndex(["."], CACHE_DIRNAME)
+    assert "ORM103" in view_codes(index)
+    assert all(entry._facts is None for entry in index.entries.values())
+
+
+def test_a_facts_file_from_another_run_is_not_mixed_with_this_table(project):
+    ProjectIndex(["."], CACHE_DIRNAME).ensure_fresh()
+    path = facts_file(project)
+    data = json.loads(path.read_text())
+    data["token"] = "another-run"
+    data["files"]["shop/models.py"]["classes"] = []  # what the other run's file might say
+    path.write_text(json.dumps(data))
+    index = ProjectIndex(["."], CACHE_DIRNAME)
+    index.ensure_fresh()
+    assert "shop.models.Order" in index.models, "facts read again from the source file, not from the other run"

@@ -81,8 +81,8 @@ def test_migration_history_is_persisted_in_the_index_cache(tmp_path):
     shutil.copytree(FIXTURES / "ORM404" / "shop", project / "shop")
     cache = tmp_path / "cache"
     ProjectIndex([str(project)], cache_dir=str(cache)).refresh()
-    data = json.loads(next(cache.glob("index-v*.json")).read_text())
-    summaries = {path.rsplit("/", 1)[-1]: entry["facts"]["migration"] for path, entry in data["files"].items()}
+    data = json.loads(next(cache.glob("facts-v*.json")).read_text())
+    summaries = {path.rsplit("/", 1)[-1]: facts["migration"] for path, facts in data["files"].items()}
     initial = summaries["0001_initial.py"]
     assert initial["framework"] == "django" and initial["app"] == "shop"
     created = initial["state"][0]
