@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -23,30 +22,7 @@ from flake8_ormreview.findings_cache import FINDINGS_DIRNAME, STALE_SECONDS, fin
 from flake8_ormreview.index import CACHE_DIRNAME, ProjectIndex
 from flake8_ormreview.options import Options
 
-MODELS = textwrap.dedent(
-    '''
-    from django.db import models
-
-
-    class Order(models.Model):
-        """An order."""
-
-        status = models.CharField(max_length=20)
-
-        def __str__(self):
-            return self.status
-    '''
-).lstrip()
-INDEXED_MODELS = MODELS.replace("max_length=20)", "max_length=20, db_index=True)")
-VIEWS = textwrap.dedent(
-    '''
-    from shop.models import Order
-
-
-    def open_orders():
-        return list(Order.objects.filter(status="open"))
-    '''
-).lstrip()
+from cache_project import INDEXED_MODELS, MODELS, VIEWS
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -20,30 +19,7 @@ import pytest
 from flake8_ormreview.analysis import analyze
 from flake8_ormreview.index import CACHE_DIRNAME, ProjectIndex, get_index, mark_all_stale
 
-MODELS = textwrap.dedent(
-    '''
-    from django.db import models
-
-
-    class Order(models.Model):
-        """An order."""
-
-        status = models.CharField(max_length=20)
-
-        def __str__(self):
-            return self.status
-    '''
-).lstrip()
-INDEXED_MODELS = MODELS.replace("max_length=20)", "max_length=20, db_index=True)")
-VIEWS = textwrap.dedent(
-    '''
-    from shop.models import Order
-
-
-    def open_orders():
-        return list(Order.objects.filter(status="open"))
-    '''
-).lstrip()
+from cache_project import INDEXED_MODELS, MODELS, VIEWS
 FLAKE8 = [sys.executable, "-m", "flake8", "--isolated", "--select=ORM"]
 
 
