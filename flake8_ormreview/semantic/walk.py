@@ -38,10 +38,10 @@ def _fields_of(cls: type) -> tuple[str, ...]:
     return fields
 
 
-def _own_children(node: ast.AST) -> list[ast.AST]:
+def children(node: ast.AST) -> list[ast.AST]:
     """The child nodes of ``node`` (``ast.iter_child_nodes`` without the singletons)."""
     kids: list[ast.AST] = []
-    for name in _child_fields.get(type(node)) or _fields_of(type(node)):
+    for name in _fields_of(type(node)):
         value = getattr(node, name, None)
         if isinstance(value, ast.AST):
             kids.append(value)
@@ -129,11 +129,6 @@ def tree_walk(tree: ast.AST) -> TreeWalk:
 def all_nodes(tree: ast.AST) -> list[ast.AST]:
     """Every node under ``tree`` (itself included) in ``ast.walk`` order, singletons aside; cached."""
     return tree_walk(tree).nodes
-
-
-def children(node: ast.AST) -> list[ast.AST]:
-    """The child nodes of ``node`` (``ast.iter_child_nodes`` without the singletons)."""
-    return _own_children(node)
 
 
 def parent_map(tree: ast.AST) -> dict[ast.AST, ast.AST]:
