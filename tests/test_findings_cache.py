@@ -22,24 +22,19 @@ from flake8_ormreview.findings_cache import FINDINGS_DIRNAME, STALE_SECONDS, fin
 from flake8_ormreview.index import CACHE_DIRNAME, ProjectIndex
 from flake8_ormreview.options import Options
 
-from cache_project import INDEXED_MODELS, MODELS, VIEWS
+from cache_project import INDEXED_MODELS, VIEWS, make_project, touch_later, write
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    write(tmp_path, "shop/__init__.py", "")
-    write(tmp_path, "shop/models.py", MODELS)
-    write(tmp_path, "shop/views.py", VIEWS)
-    return tmp_path
+    return make_project(tmp_path)
 
 
-def write(root: Path, relative: str, text: str) -> Path:
-    target = root / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-    stat = target.stat()  # a later mtime: an edit within the same clock tick must still count
-    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000_000))
+def edit(root: Path, relative: str, text: str) -> Path:
+    """Write ``relative`` with a later mtime: an edit within the same clock tick must still count."""
+    target = write(root, relative, text)
+    touch_later(target)
     return target
 
 
@@ -62,16 +57,16 @@ def test_an_unchanged_file_gets_its_stored_findings_without_analysis(project, mo
 
 def test_an_edited_model_invalidates_the_findings_of_other_files(project):
     assert view_codes() == ["ORM103"]
-    write(project, "shop/models.py", INDEXED_MODELS)
+    edit(project, "shop/models.py", INDEXED_MODELS)
     assert view_codes() == []
 
 
 def test_an_edited_function_body_elsewhere_keeps_the_stored_findings(project):
-    write(project, "shop/services.py", "def total(rows):\n    return sum(rows)\n")
+    edit(project, "shop/services.py", "def total(rows):\n    return sum(rows)\n")
     index = new_run()
     index.refresh()
     digest = index.digest
-    write(project, "shop/services.py", "def total(rows):\n    return sum(r for r in rows if r)\n")
+    edit(project, "shop/services.py", "def total(rows):\n    return sum(r for r in rows if r)\n")
     index = new_run()
     index.refresh()
     assert index.digest == digest, "a body edit changes no fact, so no stored finding is thrown away"
@@ -148,7 +143,7 @@ def test_flake8_reruns_give_the_same_output_from_the_cache(project):
     assert "ORM103" in first.stdout and first.stdout == second.stdout
     assert len(stored) == 3  # __init__.py, models.py, views.py
     assert sorted((project / CACHE_DIRNAME / FINDINGS_DIRNAME).glob("*/*.json")) == stored
-    write(project, "shop/models.py", INDEXED_MODELS)
+    edit(project, "shop/models.py", INDEXED_MODELS)
     third = subprocess.run(command, capture_output=True, text=True, cwd=project)
     assert "ORM103" not in third.stdout
 

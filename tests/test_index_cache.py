@@ -19,30 +19,15 @@ import pytest
 from flake8_ormreview.analysis import analyze
 from flake8_ormreview.index import CACHE_DIRNAME, ProjectIndex, get_index, mark_all_stale
 
-from cache_project import INDEXED_MODELS, MODELS, VIEWS
+from cache_project import INDEXED_MODELS, MODELS, VIEWS, make_project, touch_later, write
+
 FLAKE8 = [sys.executable, "-m", "flake8", "--isolated", "--select=ORM"]
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    write(tmp_path, "shop/__init__.py", "")
-    write(tmp_path, "shop/models.py", MODELS)
-    write(tmp_path, "shop/views.py", VIEWS)
-    return tmp_path
-
-
-def write(root: Path, relative: str, text: str) -> Path:
-    target = root / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-    return target
-
-
-def touch_later(path: Path, seconds: int = 10) -> None:
-    """Move the mtime forward: an edit within the same clock tick must still count."""
-    stat = path.stat()
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + seconds * 1_000_000_000))
+    return make_project(tmp_path)
 
 
 def view_codes(index: ProjectIndex) -> list[str]:

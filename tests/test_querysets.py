@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import ast
-import os
-import textwrap
 
 import pytest
 
@@ -12,7 +10,9 @@ from flake8_ormreview.context import FileContext
 from flake8_ormreview.index import ProjectIndex
 from flake8_ormreview.semantic import querysets as q
 from flake8_ormreview.semantic.extract import extract_module
-from flake8_ormreview.semantic.names import ImportMap, module_name_for
+from flake8_ormreview.semantic.names import ImportMap
+
+from contexts import file_context
 
 DJANGO_MODELS = """
 from django.db import models
@@ -61,17 +61,7 @@ def context(tmp_path, monkeypatch):
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "models.py").write_text(SQLA_MODELS)
     monkeypatch.chdir(tmp_path)
-
-    def build(source: str, path: str = "shop/views.py") -> FileContext:
-        source = textwrap.dedent(source)
-        index = ProjectIndex(["."], cache_dir=None)
-        tree = ast.parse(source)
-        module = module_name_for(path, ".")
-        facts = extract_module(tree, os.path.normpath(path), ".", module)
-        index.override(facts)
-        return FileContext(path, source, tree, facts, ImportMap.from_tree(tree, module), index)
-
-    return build
+    return file_context
 
 
 def loop_at(ctx, line):

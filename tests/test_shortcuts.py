@@ -8,12 +8,11 @@ import textwrap
 
 import pytest
 
-from flake8_ormreview.context import FileContext
-from flake8_ormreview.index import ProjectIndex
 from flake8_ormreview.semantic import migrations as m
 from flake8_ormreview.semantic import querysets as q
-from flake8_ormreview.semantic.extract import extract_module
-from flake8_ormreview.semantic.names import ImportMap, module_name_for
+from flake8_ormreview.semantic.names import ImportMap
+
+from contexts import file_context
 
 DJANGO_MODELS = """
 from django.db import models
@@ -40,7 +39,7 @@ class User(Base):
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    """``project(files)`` writes the files, then ``build(source, path)`` gives a FileContext."""
+    """``project(files)`` writes the files, then ``build(source, path)`` gives a FileContext (``contexts.file_context``)."""
     monkeypatch.chdir(tmp_path)
 
     def write(files: dict[str, str]):
@@ -48,17 +47,7 @@ def project(tmp_path, monkeypatch):
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(text)
-
-        def build(source: str, path: str = "shop/views.py") -> FileContext:
-            source = textwrap.dedent(source)
-            index = ProjectIndex(["."], cache_dir=None)
-            tree = ast.parse(source)
-            module = module_name_for(path, ".")
-            facts = extract_module(tree, os.path.normpath(path), ".", module)
-            index.override(facts)
-            return FileContext(path, source, tree, facts, ImportMap.from_tree(tree, module), index)
-
-        return build
+        return file_context
 
     return write
 
