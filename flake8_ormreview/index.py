@@ -392,8 +392,8 @@ class ProjectIndex:
         for entry in current.values():
             entry.compact()
 
-    def extract_all(self, pending: list[tuple[str, int, int]], unchanged: dict[str, FileEntry]) -> bool:
-        """Add entries for the ``(path, mtime_ns, size)`` files that changed, read from disk.
+    def extract_all(self, pending: list[tuple[str, int, int]], entries: dict[str, FileEntry]) -> bool:
+        """Add to ``entries`` the ``(path, mtime_ns, size)`` files that changed, read from disk.
 
         Many files (a cold index) are parsed in a forked child, which also
         writes the cache and streams each file's facts back: the syntax trees
@@ -403,17 +403,20 @@ class ProjectIndex:
         the child has written the cache.
         """
         if len(pending) >= FORK_EXTRACTION_FROM and hasattr(os, "fork"):
-            received = self._extract_in_child(pending, unchanged)
+            received = self._extract_in_child(pending, entries)
             if received is not None:
-                unchanged.update(received)
+                entries.update(received)
                 return True
-        for path, mtime, size in pending:
-            facts = self.extract_file(path, size)
-            if facts is not None:
-                unchanged[path] = FileEntry(mtime, size, facts=facts)
+        entries.update(self._extracted(pending))
         return False
 
-    def _extract_in_child(self, pending: list[tuple[str, int, int]], unchanged: dict[str, FileEntry]) -> dict[str, FileEntry] | None:
+    def _extracted(self, pending: list[tuple[str, int, int]]) -> Iterator[tuple[str, FileEntry]]:
+        for path, mtime, size in pending:
+            facts = self.extract_file(path, size)
+            if facts is not None:  # None: vanished or unreadable since the stat
+                yield path, FileEntry(mtime, size, facts=facts)
+
+    def _extract_in_child(self, pending: list[tuple[str, int, int]], known: dict[str, FileEntry]) -> dict[str, FileEntry] | None:
         read_end, write_end = os.pipe()
         try:
             pid = os.fork()
@@ -426,12 +429,11 @@ class ProjectIndex:
             try:
                 os.close(read_end)
                 with os.fdopen(write_end, "w", encoding="utf-8") as out:
-                    self.entries = dict(unchanged)
-                    for path, mtime, size in pending:
-                        facts = self.extract_file(path, size)
-                        if facts is not None:
-                            entry = self.entries[path] = FileEntry(mtime, size, facts=facts)
-                            out.write(json.dumps([path, mtime, size, entry.digest, entry.raw], separators=(",", ":")) + "\n")
+                    self.entries = dict(known)
+                    for path, entry in self._extracted(pending):
+                        self.entries[path] = entry
+                        row = [path, entry.mtime, entry.size, entry.digest, entry.raw]
+                        out.write(json.dumps(row, separators=(",", ":")) + "\n")
                     self.save_cache()
                 status = 0
             finally:
