@@ -6,7 +6,7 @@ import ast
 import os
 
 from .findings_cache import FindingsCache
-from .index import ProjectIndex, get_index, is_test_module, worth_indexing
+from .index import ProjectIndex, get_index, is_test_code, is_test_module, worth_indexing
 from .options import Options
 from .registry import Finding, all_rules, get_rule
 
@@ -23,8 +23,9 @@ def analyze(
     Never raises: a failure inside the analysis becomes a single ORM000
     finding, and the findings of every rule that did not fail are kept.
     A file that does not parse yields nothing (flake8 reports it as E999),
-    and neither does a test module (``test_*.py``, ``*_test.py``,
-    ``tests.py``, ``test.py``, ``conftest.py``).
+    and neither does test code: a test module (``test_*.py``, ``*_test.py``,
+    ``tests.py``, ``test.py``, ``conftest.py``) or any file of a ``test`` /
+    ``tests`` package below the source root.
     When the index has a cache folder, the findings of a file whose text,
     path and project facts are unchanged come from the findings cache.
     """
@@ -36,6 +37,8 @@ def analyze(
             index = get_index(options.source_roots)
         index.refresh_if_stale()
         path = index.key_for(path)  # an editor's absolute path names the same file as the walk's
+        if is_test_code(path, index.root_for(path)):
+            return []  # a test app never meets a production database
         cache = FindingsCache.for_file(index, options, path)
         key = cache.key(path, source) if cache is not None else ""
         cached = cache.load(key) if cache is not None else None
@@ -69,7 +72,7 @@ def _analyze(source: str, path: str, index: ProjectIndex, options: Options, tree
         root = index.root_for(path)
         module = module_name_for(path, root)
         extractor = ModuleExtractor(tree, path, root, module)
-        indexed = worth_indexing(source, path)
+        indexed = worth_indexing(source, path, root)
         # The text of an unchanged file on disk: the index already holds its facts.
         facts = (index.unchanged_facts(path, source) if indexed else None) or extractor.run()
         # The index must see what a disk read would give (same pre-filter), else every

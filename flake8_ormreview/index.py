@@ -26,10 +26,10 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 from .digest import digest_of, new_digest
 from .semantic.facts import FieldFact, IndexFact, ModelFact, ModuleFacts, module_from_dict, module_to_dict
-from .semantic.names import canonical
+from .semantic.names import canonical, in_test_package, is_test_module, module_name_for
 
 T = TypeVar("T")
-CACHE_VERSION = 7
+CACHE_VERSION = 8
 CACHE_DIRNAME = ".orm-review-cache"
 SOURCE_SUFFIXES = (".py", ".pyw")
 SKIP_DIRS = {
@@ -40,7 +40,6 @@ SKIP_DIRS = {
 # A file mentioning none of these defines no model, migration or base class.
 INTERESTING = re.compile(rb"django|sqlalchemy|sqlmodel|alembic|Model|models|Column|Base|Table")
 MAX_FILE_BYTES = 2_000_000
-TEST_MODULE_NAMES = ("tests.py", "test.py", "conftest.py")
 MODEL_SLOTS = ModelFact.__slots__
 FORK_EXTRACTION_FROM = 64  # files to (re)read before the extraction moves to a child process
 
@@ -78,21 +77,23 @@ def extractor_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def is_test_module(path: str) -> bool:
-    """A test module by its name (``test_x.py``, ``x_test.py``, ``tests.py``, ``conftest.py``).
+def is_test_code(path: str, root: str) -> bool:
+    """A test module, or any file of a ``test``/``tests`` package below the source ``root``.
 
-    Test modules are most of the parsing a large project's index would do
-    (two thirds on wagtail) and define nothing other files import: their
-    module-level classes are not indexed.  Test *apps* (``tests/models.py``,
-    ``test/testapp/models.py``) are ordinary modules and stay.
+    Test code is neither reviewed nor indexed: a test app's models, migrations
+    and factories (``wagtail/test/testapp``, ``oscar/test/factories``) never
+    meet a production database, and test modules are most of the parsing a
+    large project's index would do (two thirds on wagtail).  The package is
+    judged from the module name, so a checkout that itself lives in a folder
+    named ``tests`` is still reviewed, and so is a project whose source root
+    *is* a test tree (Django's own ``tests/``).
     """
-    base = os.path.basename(path)
-    return base.startswith("test_") or base.endswith("_test.py") or base in TEST_MODULE_NAMES
+    return is_test_module(path) or in_test_package(module_name_for(path, root))
 
 
-def worth_indexing(source: str | bytes, path: str = "") -> bool:
-    """The index's pre-filter: no test module, and some ORM word in the text (else no model, migration or base)."""
-    if path and is_test_module(path):
+def worth_indexing(source: str | bytes, path: str = "", root: str = ".") -> bool:
+    """The index's pre-filter: no test code, and some ORM word in the text (else no model, migration or base)."""
+    if path and is_test_code(path, root):
         return False
     raw = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
     return INTERESTING.search(raw) is not None
@@ -100,14 +101,12 @@ def worth_indexing(source: str | bytes, path: str = "") -> bool:
 
 def facts_for_source(source: str | bytes, path: str, root: str) -> ModuleFacts:
     """Extract facts from source text; unparsable text gives empty facts."""
-    from .semantic.names import module_name_for
-
     module = module_name_for(path, root)
     if isinstance(source, str):
         raw = source.encode("utf-8", "surrogatepass")
     else:
         raw = source
-    if not worth_indexing(raw, path):
+    if not worth_indexing(raw, path, root):
         return ModuleFacts(path=path, module=module)
     try:
         tree = ast.parse(raw, filename=path)

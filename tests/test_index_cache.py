@@ -204,13 +204,15 @@ def test_a_cache_from_another_extractor_version_is_not_trusted(project, monkeypa
     assert "ORM103" in view_codes(ProjectIndex(["."], CACHE_DIRNAME))
 
 
-def test_test_modules_are_not_parsed_for_the_index(project, monkeypatch):
-    """Test modules are most of a large project's parsing and define nothing other files use."""
+def test_test_code_is_not_parsed_for_the_index(project, monkeypatch):
+    """Test modules and test apps are most of a large project's parsing and define nothing production uses."""
     write(project, "shop/tests/test_orders.py", MODELS.replace("class Order", "class FakeOrder"))
-    write(project, "shop/tests/models.py", MODELS.replace("class Order", "class TestOrder"))  # a test app stays
+    write(project, "shop/tests/models.py", MODELS.replace("class Order", "class TestOrder"))
+    write(project, "shop/testing.py", MODELS.replace("class Order", "class SampleOrder"))  # not a test package
     index = ProjectIndex(["."], cache_dir=None)
     index.ensure_fresh()
-    assert "shop.tests.models.TestOrder" in index.models
+    assert "shop.testing.SampleOrder" in index.models
+    assert "shop.tests.models.TestOrder" not in index.classes
     assert "shop.tests.test_orders.FakeOrder" not in index.classes
     # linting the test module itself agrees with the disk walk: no re-resolution, no override
     analyze(MODELS.replace("class Order", "class FakeOrder"), "shop/tests/test_orders.py", index=index)

@@ -114,8 +114,11 @@ def test_a_cursor_in_a_file_without_orm_imports_is_still_checked_for_injection(p
     assert [f.code for f in findings] == ["ORM502"]
 
 
-@pytest.mark.parametrize("name", ["shop/tests/test_views.py", "shop/views_test.py", "shop/tests.py", "conftest.py"])
-def test_test_modules_are_not_reviewed(project, name):
+@pytest.mark.parametrize("name", [
+    "shop/tests/test_views.py", "shop/views_test.py", "shop/tests.py", "conftest.py",
+    "shop/tests/testapp/views.py", "test/factories.py",  # test apps and test support packages
+])
+def test_test_code_is_not_reviewed(project, name):
     """What a test does to its database is not what production does: no finding, no analysis."""
     source = textwrap.dedent('''
         from shop.models import Book
@@ -127,3 +130,25 @@ def test_test_modules_are_not_reviewed(project, name):
     index = ProjectIndex(["."], cache_dir=None)
     assert analyze(source, name, index=index) == []
     assert [f.code for f in analyze(source, "shop/views.py", index=index)] == ["ORM201"]
+
+
+def test_a_test_folder_above_the_source_root_does_not_silence_the_project(tmp_path, monkeypatch):
+    """Only packages below the source root count: a checkout kept in ``~/tests/`` is still reviewed."""
+    checkout = tmp_path / "tests" / "bookshop"
+    (checkout / "shop").mkdir(parents=True)
+    (checkout / "shop" / "models.py").write_text(textwrap.dedent('''
+        from django.db import models
+
+
+        class Author(models.Model):
+            name = models.CharField(max_length=100)
+
+
+        class Book(models.Model):
+            title = models.CharField(max_length=100)
+            author = models.ForeignKey(Author, on_delete=models.CASCADE)
+    ''').lstrip())
+    monkeypatch.chdir(checkout)
+    source = "from shop.models import Book\n\n\ndef names():\n    return [book.author.name for book in Book.objects.all()]\n"
+    index = ProjectIndex(["."], cache_dir=None)
+    assert [f.code for f in analyze(source, str(checkout / "shop" / "views.py"), index=index)] == ["ORM201"]

@@ -254,7 +254,7 @@ def build_inventory(source: str, path: str, index: Any = None, tree: ast.Module 
         root = index.root_for(path) if index is not None else "."
         module = module_name_for(path, root)
         imports = ImportMap.from_tree(tree, module, os.path.basename(path).startswith("__init__."))
-        inventory["module_kind"] = detect_kind(path, tree, imports)
+        inventory["module_kind"] = detect_kind(path, tree, imports, module)
         key = _index_key(index, path)
         if index is not None and key is None:
             # Not under the source roots (a notebook, a file outside them): let the index see it.

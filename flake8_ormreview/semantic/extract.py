@@ -13,7 +13,9 @@ import re
 from dataclasses import asdict
 
 from .facts import FieldFact, IndexFact, ModelFact, ModuleFacts
-from .names import ORM_PACKAGES, ImportMap, canonical, dotted, iter_module_level, literal, module_name_for
+from .names import (
+    ORM_PACKAGES, ImportMap, canonical, dotted, in_test_package, is_test_module, iter_module_level, literal, module_name_for,
+)
 from .migrations import summarize_migration
 
 DJANGO_RELATIONS = {"ForeignKey": "fk", "OneToOneField": "o2o", "ManyToManyField": "m2m", "ParentalKey": "fk"}
@@ -42,10 +44,8 @@ def strings(node: ast.AST | None) -> list[str]:
     return []
 
 
-def detect_kind(path: str, tree: ast.Module, imports: ImportMap) -> str:
+def detect_kind(path: str, tree: ast.Module, imports: ImportMap, module: str) -> str:
     """"django_migration", "alembic", "test" or "module"."""
-    base = os.path.basename(path)
-    parts = path.replace("\\", "/").split("/")
     top_names = set()
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == "Migration":
@@ -65,8 +65,8 @@ def detect_kind(path: str, tree: ast.Module, imports: ImportMap) -> str:
     if {"revision", "upgrade", "down_revision"} <= top_names:
         return "alembic"
     # tests.py / test.py: Django's per-app test module (wagtail's contrib apps have them).
-    # A "test" folder holds test apps and factories too (django-oscar's oscar/test/factories, wagtail/test/testapp).
-    if base.startswith("test_") or base.endswith("_test.py") or base in ("conftest.py", "tests.py", "test.py") or {"tests", "test"} & set(parts[:-1]):
+    # A "test" package holds test apps and factories too (django-oscar's oscar/test/factories, wagtail/test/testapp).
+    if is_test_module(path) or in_test_package(module):
         return "test"
     return "module"
 
@@ -116,7 +116,7 @@ class ModuleExtractor:
         return canonical(self.imports.resolve(node))
 
     def run(self) -> ModuleFacts:
-        facts = ModuleFacts(path=self.path, module=self.module, kind=detect_kind(self.path, self.tree, self.imports))
+        facts = ModuleFacts(path=self.path, module=self.module, kind=detect_kind(self.path, self.tree, self.imports, self.module))
         facts.symbols = dict(self.symbols)
         module_indexes: list[tuple[str, IndexFact]] = []
         for node in iter_module_level(self.tree):

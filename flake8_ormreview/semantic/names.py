@@ -26,6 +26,21 @@ TRACKED_FACTORIES = {
 ORM_PACKAGES = ("django", "sqlalchemy", "sqlmodel", "flask_sqlalchemy", "alembic")
 
 
+TEST_MODULE_NAMES = ("tests.py", "test.py", "conftest.py")
+TEST_PACKAGES = frozenset({"test", "tests"})
+
+
+def is_test_module(path: str) -> bool:
+    """A test module by its name (``test_x.py``, ``x_test.py``, Django's ``tests.py``, ``conftest.py``)."""
+    base = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return base.startswith("test_") or base.endswith("_test.py") or base in TEST_MODULE_NAMES
+
+
+def in_test_package(module: str) -> bool:
+    """A module of a ``test``/``tests`` package (a test app, test factories), by its dotted name."""
+    return not TEST_PACKAGES.isdisjoint(module.split(".")[:-1])
+
+
 def module_name_for(path: str, root: str) -> str:
     """Dotted module name of ``path`` relative to the source ``root``."""
     import os
