@@ -1261,7 +1261,11 @@ def model_import_in_migration(ctx: FileContext) -> Iterator[Finding]:
     from the migration's own `<app>.models` counts too (not a `...Field`,
     `...Manager`, `...Choices` class). Imports of functions and constants
     (defaults, validators, `upload_to`) and of Django's own models are fine.
-    Reported on the import.
+    So is a model whose only use in the revision is `Model.__tablename__`
+    (mlflow's revisions name their tables this way and spell out every
+    column): the revision then depends on the table name alone, which a
+    model cannot change without a revision of its own. Reported on the
+    import.
 
     ## Why is this bad?
     A migration must keep working for years against the schema *of its own
@@ -1324,7 +1328,7 @@ def model_import_in_migration(ctx: FileContext) -> Iterator[Finding]:
             model = _imported_model(ctx, migration, qualname)
             if model is None and name in usages:
                 model = usages[name]
-            if model is None:
+            if model is None or _reads_only_table_name(ctx, name):
                 continue
             class_name, app, module, table = model
             if migration.framework == "django":
@@ -1356,6 +1360,16 @@ def _imported_model(ctx: FileContext, migration: MigrationModel, qualname: str) 
     if own_models and name[:1].isupper() and not name.isupper() and not name.endswith(NOT_MODEL_SUFFIXES):
         return (name, app_label(ctx, migration), module, "")
     return None
+
+
+def _reads_only_table_name(ctx: FileContext, name: str) -> bool:
+    """Every use of the imported ``name`` is ``name.__tablename__``: the revision depends on the table name alone."""
+    uses = sum(1 for node in ctx.nodes_of(ast.Name) if node.id == name)
+    table_names = sum(
+        1 for node in ctx.nodes_of(ast.Attribute)
+        if node.attr == "__tablename__" and isinstance(node.value, ast.Name) and node.value.id == name
+    )
+    return uses > 0 and uses == table_names
 
 
 def _app_of(module: str) -> str:
