@@ -51,13 +51,16 @@ def checked_migration(ctx: FileContext) -> MigrationModel | None:
     migration = migration_of(ctx)
     if migration is None:
         return None
-    if ctx.options.migration_scope == "leaf":
-        key = "migration_is_leaf"
-        if key not in ctx.cache:
-            ctx.cache[key] = is_leaf(ctx.index, migration)
-        if not ctx.cache[key]:
-            return None
+    if ctx.options.migration_scope == "leaf" and not leaf_migration(ctx, migration):
+        return None
     return migration
+
+
+def leaf_migration(ctx: FileContext, migration: MigrationModel) -> bool:
+    """Each app's newest migration / an Alembic head (no sibling depends on it), read once."""
+    if "migration_is_leaf" not in ctx.cache:
+        ctx.cache["migration_is_leaf"] = is_leaf(ctx.index, migration)
+    return ctx.cache["migration_is_leaf"]
 
 
 def on_database(ctx: FileContext, *databases: str) -> bool:
@@ -1581,11 +1584,16 @@ def callable_default_on_existing_rows(ctx: FileContext) -> Iterator[Finding]:
 def unnamed_migration(ctx: FileContext) -> Iterator[Finding]:
     """
     ## What it does
-    Flags a Django migration file named `NNNN_auto_YYYYMMDD_HHMM.py` and an
-    Alembic revision whose message (the first line of its docstring) is
-    empty or "empty message". Reported on line 1. Follows
-    `orm-migration-scope`: applied migrations cannot be renamed, so a `leaf`
-    review only asks it of the newest ones.
+    Flags a Django migration file named `NNNN_auto_YYYYMMDD_HHMM.py` that is
+    its app's newest migration, and an Alembic revision whose message (the
+    first line of its docstring) is empty or "empty message". Reported on
+    line 1. A Django migration that another migration already depends on is
+    not flagged whatever `orm-migration-scope` says: it has been applied
+    somewhere, and renaming it means editing its dependants and every
+    database's `django_migrations` rows (django-oscar's 73 auto-named
+    migrations from 2014-2025 were the whole of its ORM603 before). An
+    Alembic message can be edited at any time (the revision id is the
+    identity), so every revision in scope is checked.
 
     ## Why is this bad?
     The migration history is the changelog of the schema. `0042_auto_20240311_1502`
@@ -1644,7 +1652,7 @@ def unnamed_migration(ctx: FileContext) -> Iterator[Finding]:
     if migration is None:
         return
     if migration.framework == "django":
-        if AUTO_NAME.match(migration.name):
+        if AUTO_NAME.match(migration.name) and leaf_migration(ctx, migration):
             name = f"{migration.name[:4]}_{suggested_name(migration)}.py"
             yield ctx.finding("ORM603", 1, 0, what=f"migration '{migration.name}' has an auto-generated name",
                               fix=f"rename it to say what it changes, e.g. '{name}' (makemigrations --name), before it is applied anywhere")
