@@ -1905,6 +1905,7 @@ class Lookup:
     field: str
     equality: bool
     own: bool  # written in the expression being reported (not in an earlier step)
+    joined: bool = False  # fixed per joined row by a join condition, not by a value: selects nothing by itself
 
 
 def django_lookups(info: QueryInfo, name: str, call: ast.Call) -> Iterator[tuple[str, bool]]:
@@ -1922,7 +1923,8 @@ def django_lookups(info: QueryInfo, name: str, call: ast.Call) -> Iterator[tuple
             continue
         parts = keyword.arg.split("__")
         head, rest = parts[0], parts[1:]
-        if head == "pk":
+        if head == "pk":  # always covered; an equality on it finds the row by itself
+            yield head, (not rest or rest[0] in EQUALITY_LOOKUPS) and name != "exclude"
             continue
         fact = model.field_for(head)
         if fact is None or fact.relation in ("m2m", "generic", "relationship"):
@@ -2019,7 +2021,7 @@ def query_lookups(ctx: FileContext, node: ast.AST, info: QueryInfo) -> list[Look
             for argument in call.args:
                 for field, equality in _sqla_condition(ctx, info.model, argument):
                     if equality:
-                        lookups.append(Lookup(info.model, field, True, False))
+                        lookups.append(Lookup(info.model, field, True, False, joined=True))
             continue
         if name not in methods or not isinstance(call, ast.Call):
             continue
@@ -2068,6 +2070,27 @@ def declaring_models(ctx: FileContext, model: ModelFact, field: str) -> list[Mod
         if name in parent.fields:
             return [model, parent] if parent.abstract else None
     return [model]
+
+
+def found_by_key(ctx: FileContext, model: ModelFact, lookups: list[Lookup]) -> bool:
+    """Does an equality on an indexed key (primary key, unique field, foreign key) already find the rows?
+
+    ``filter(product=p, user=u, status=ACTIVE)`` reads a handful of rows through the
+    foreign-key index and checks the status on them: an index on ``status`` would
+    never be used (the largest false-positive source on django-oscar, wagtail and
+    mlflow, docs/noise.md).  A related manager's foreign key counts; a join
+    condition does not (it fixes the column per joined row, for every row).
+    """
+    for lookup in lookups:
+        if not lookup.equality or lookup.joined:
+            continue
+        for owner in declaring_models(ctx, model, lookup.field) or []:
+            column = owner.normalise_column(lookup.field)
+            fact = owner.fields.get(column)
+            key = column == owner.pk_name or (fact is not None and (fact.primary_key or fact.unique or fact.is_foreign_key))
+            if key and owner.covers(column, set()):
+                return True
+    return False
 
 
 def index_fix(ctx: FileContext, model: ModelFact, fields: list[str], equality: list[str]) -> str:
@@ -2119,7 +2142,13 @@ def unindexed_lookup(ctx: FileContext) -> Iterator[Finding]:
     Lookups an ordinary index cannot serve (`__icontains`, `__iexact`,
     `__endswith`, regular expressions) and joins to other tables are
     skipped, and so are fields inherited from a concrete (multi-table)
-    parent; indexes of an abstract parent count. One finding per query call
+    parent; indexes of an abstract parent count. A query with an equality
+    filter on an indexed key (the primary key, a unique field, an indexed
+    foreign key, also the one a related manager adds) is not flagged: the
+    database finds its rows through that index and checks the other
+    columns on them, so the proposed index would not be used (a composite
+    index can still pay off for a key with thousands of rows, which a query
+    plan shows better than a linter). One finding per query call
     names every uncovered field; when two or more equality fields (or an
     equality field and a range/ordering field) are uncovered the message
     proposes the composite index, equality columns first. Unmanaged and
@@ -2172,6 +2201,8 @@ def unindexed_lookup(ctx: FileContext) -> Iterator[Finding]:
         if not model.schema_owned or model.abstract:
             continue
         lookups = query_lookups(ctx, node, info)
+        if found_by_key(ctx, model, lookups):
+            continue
         equality = {lookup.field for lookup in lookups if lookup.equality}
         uncovered: list[str] = []
         uncovered_equality: list[str] = []
