@@ -104,15 +104,46 @@ def new_in_initial_migrations(ctx: FileContext, migration: MigrationModel) -> se
     ``initial = True``) to break foreign-key cycles: they are applied together to
     empty tables, like operations on a model created in the same migration.
     """
-    if not migration.initial:
+    if not migration.initial and not _shaped_like_initial_split(migration):
         return set()
     if "app_history" not in ctx.cache:
         ctx.cache["app_history"] = app_history(ctx.index, migration.path, _summary(ctx))
+    history = ctx.cache["app_history"] or []
     created: set[str] = set()
-    for earlier in ctx.cache["app_history"] or []:
-        if earlier.get("initial"):
+    for earlier in history:
+        if _initial(earlier):
             created.update(change.get("model", "") for change in earlier.get("state", []) if change.get("op") == "CreateModel")
-    return created
+    if migration.initial:
+        return created
+    # Django < 1.9 wrote no ``initial = True`` (on either half): the split half follows
+    # nothing but such an unmarked ``0001_initial``.
+    completes_split = history and all(earlier.get("name") == "0001_initial" and earlier.get("initial") is False
+                                      for earlier in history)
+    return created if completes_split and all(op.model in created for op in migration.operations) else set()
+
+
+# What Django 1.7/1.8's makemigrations put in the second half of a split initial migration.
+SPLIT_OPERATIONS = {"AddField", "AlterUniqueTogether", "AlterIndexTogether", "AddIndex", "AddConstraint"}
+
+
+def _shaped_like_initial_split(migration: MigrationModel) -> bool:
+    """Only relations added and constraints set: django-oscar's ``0002_auto_20140827_1705``.
+
+    Before Django 1.9 wrote ``initial = True``, a new app whose models refer to
+    each other came out as ``0001_initial`` plus a second migration that only
+    adds the foreign keys (and the unique-together sets naming them) to the
+    tables ``0001`` had just created.
+    """
+    if migration.framework != "django" or not any(op.kind == "AddField" for op in migration.operations):
+        return False  # the split exists to add the foreign keys that close a cycle
+    return all(
+        op.kind in SPLIT_OPERATIONS and (op.kind != "AddField" or (op.field is not None and bool(op.field.relation)))
+        for op in migration.operations
+    )
+
+
+def _initial(summary: dict) -> bool:
+    return bool(summary.get("initial")) or summary.get("name") == "0001_initial"
 
 
 def unmanaged_models(ctx: FileContext, migration: MigrationModel) -> set[str]:
