@@ -225,16 +225,40 @@ def _fk_id_attribute(ctx: FileContext, access: Access) -> str | None:
             return f"{relation.name}_id"
         return None
     if relation.kind == "relationship" and not relation.to_many:
-        table = ctx.index.table_name(target)
-        candidates = []
-        for fact in access.instance.model.fields.values():
-            key_table, _, key_column = fact.foreign_key.rpartition(".")
-            if fact.foreign_key and key_table == table and key_column == parent.attr:
-                candidates.append(fact.name)
-        if len(candidates) > 1 and f"{relation.name}_id" in candidates:
-            return f"{relation.name}_id"  # several keys to one table: the conventionally named one
-        return candidates[0] if len(candidates) == 1 else None
+        return _foreign_key_column(ctx, access.instance.model, relation, parent.attr)
     return None
+
+
+def _foreign_key_column(ctx: FileContext, model: ModelFact, relation: Relation, target_column: str) -> str | None:
+    """The column of ``model`` that a SQLAlchemy many-to-one ``relation`` joins on (to ``target_column``)."""
+    table = ctx.index.table_name(relation.target)
+    candidates = []
+    for fact in model.fields.values():
+        key_table, _, key_column = fact.foreign_key.rpartition(".")
+        if fact.foreign_key and key_table == table and key_column == target_column:
+            candidates.append(fact.name)
+    if len(candidates) > 1 and f"{relation.name}_id" in candidates:
+        return f"{relation.name}_id"  # several keys to one table: the conventionally named one
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _pinned_by_filter(ctx: FileContext, access: Access) -> bool:
+    """Does the loop's query fix the relation's key by equality (``filter(V.scorer_id == s.id)``)?
+
+    Then every row's many-to-one points at the same object, and SQLAlchemy's
+    identity map answers every load after the first without a query (mlflow's
+    versions of one scorer, docs/noise.md).  Django has no identity map: each
+    row loads its own copy, so this is SQLAlchemy only.
+    """
+    instance, relation = access.instance, access.relation
+    query = instance.query
+    if not access.sqlalchemy or instance.path or query is None or relation.target is None:
+        return False
+    column = _foreign_key_column(ctx, instance.model, relation, relation.target.pk_name)
+    return column is not None and any(
+        lookup.field == column and lookup.equality and not lookup.joined
+        for lookup in query_lookups(ctx, query.node, query)
+    )
 
 
 def query_name(ctx: FileContext, model: ModelFact, path: tuple[str, ...]) -> str:
@@ -284,7 +308,7 @@ def n_plus_one_verdict(ctx: FileContext, access: Access) -> tuple[str, str] | No
     relation = access.relation
     parent = access.parent
     if relation.forward_single:
-        if access.covered:
+        if access.covered or _pinned_by_filter(ctx, access):
             return None
         if _fk_id_attribute(ctx, access) is not None:
             return None  # ORM210 says it better: read the key from the row
@@ -371,7 +395,11 @@ def n_plus_one(ctx: FileContext) -> Iterator[Finding]:
 
     Never flagged: `book.author_id` and plain columns, rows of `.values()` /
     `.values_list()`, `get()` / `first()` results, loops over literals or
-    over a query sliced to one row. A per-row `.count()` / `.exists()` /
+    over a query sliced to one row, and a SQLAlchemy many-to-one whose key
+    the query fixes by equality (`where(Post.author_id == author.id)` then
+    `post.author`): every row points at one object, which the session's
+    identity map returns after the first load (Django has no identity map,
+    so there it is still flagged). A per-row `.count()` / `.exists()` /
     `.aggregate()` on a relation is ORM209, and `book.author.id` is ORM210.
     Filtering a prefetched relation (`author.books.filter(..)`) runs a new
     query per row despite the prefetch, so it is flagged with a
