@@ -229,13 +229,13 @@ def _fk_id_attribute(ctx: FileContext, access: Access) -> str | None:
     return None
 
 
-def _foreign_key_column(ctx: FileContext, model: ModelFact, relation: Relation, target_column: str) -> str | None:
-    """The column of ``model`` that a SQLAlchemy many-to-one ``relation`` joins on (to ``target_column``)."""
+def _foreign_key_column(ctx: FileContext, model: ModelFact, relation: Relation, target_column: str = "") -> str | None:
+    """The column of ``model`` that a SQLAlchemy many-to-one ``relation`` joins on (to ``target_column``, if given)."""
     table = ctx.index.table_name(relation.target)
     candidates = []
     for fact in model.fields.values():
         key_table, _, key_column = fact.foreign_key.rpartition(".")
-        if fact.foreign_key and key_table == table and key_column == target_column:
+        if fact.foreign_key and key_table == table and key_column == (target_column or key_column):
             candidates.append(fact.name)
     if len(candidates) > 1 and f"{relation.name}_id" in candidates:
         return f"{relation.name}_id"  # several keys to one table: the conventionally named one
@@ -254,7 +254,7 @@ def _pinned_by_filter(ctx: FileContext, access: Access) -> bool:
     query = instance.query
     if not access.sqlalchemy or instance.path or query is None or relation.target is None:
         return False
-    column = _foreign_key_column(ctx, instance.model, relation, relation.target.pk_name)
+    column = _foreign_key_column(ctx, instance.model, relation)
     return column is not None and any(
         lookup.field == column and lookup.equality and not lookup.joined
         for lookup in query_lookups(ctx, query.node, query)
@@ -332,8 +332,8 @@ def n_plus_one_verdict(ctx: FileContext, access: Access) -> tuple[str, str] | No
             if _is_iterated(ctx, access.node):
                 return _label(access.node), eager_fix(ctx, access.instance, access.path, relation)
             return None
-        if access.covered:
-            return None
+        if access.covered or _pinned_by_filter(ctx, access):
+            return None  # an untyped relationship() holding the foreign key is a many-to-one too
         return _label(access.node), eager_fix(ctx, access.instance, access.path, relation)
     call = _related_call(access)
     if call is None:
