@@ -17,6 +17,7 @@ from ..index import Relation
 from ..registry import Category, Severity, rule
 from ..semantic.facts import ModelFact
 from ..semantic.querysets import (
+    DJANGO_ROWS,
     EAGER_LAZY,
     INSTANCES,
     MANAGER,
@@ -1329,6 +1330,8 @@ def _first_is_none(ctx: FileContext, node: ast.Compare):
     info = query_source(ctx, left)
     if info is None or info.origin in ("related", "prefetched") or info.terminal not in ("first", "one_or_none"):
         return None
+    if info.columns_only or any(name in DJANGO_ROWS for name, _ in info.chain):
+        return None  # one narrow row with LIMIT 1 (session.query(M.id), values_list("id")) costs what EXISTS costs
     if used_later(ctx, left.func.value, node):
         return None
     return node, "fetches a whole row only to test that one exists", info, left.func.value
@@ -1419,7 +1422,10 @@ def inefficient_existence_check(ctx: FileContext) -> Iterator[Finding]:
     forms `q.count() > 0` / `q.first() is not None` /
     `session.scalars(..).first() is None`. Not flagged when the same
     queryset variable is iterated or used afterwards: then evaluating it
-    once is right.
+    once is right. A `first()` over selected columns only
+    (`session.query(User.id)`, `select(User.id)`, `.values_list("id")`)
+    is not flagged either: one narrow row with `LIMIT 1` costs what
+    `EXISTS` costs (mlflow's existence checks are written this way).
 
     Test modules and migration files are not checked.
 
