@@ -2121,10 +2121,21 @@ def found_by_key(ctx: FileContext, model: ModelFact, lookups: list[Lookup]) -> b
         for owner in declaring_models(ctx, model, lookup.field) or []:
             column = owner.normalise_column(lookup.field)
             fact = owner.fields.get(column)
-            key = column == owner.pk_name or (fact is not None and (fact.primary_key or fact.unique or fact.is_foreign_key))
+            key = (column == owner.pk_name or (fact is not None and (fact.primary_key or fact.unique or fact.is_foreign_key))
+                   or any(index.unique and [owner.normalise_column(c) for c in index.columns] == [column]
+                          for index in owner.indexes))  # PrimaryKeyConstraint("run_uuid") in __table_args__
             if key and owner.covers(column, set()):
                 return True
     return False
+
+
+def hidden_filters(info: QueryInfo) -> bool:
+    """``filter(*conditions)`` / ``filter(**lookups)``: conditions the rule cannot read, maybe a key among them."""
+    return any(
+        isinstance(call, ast.Call) and name in DJANGO_LOOKUP_METHODS | SQLA_LOOKUP_METHODS and name != "order_by"
+        and (any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords))
+        for name, call in info.chain
+    )
 
 
 def index_fix(ctx: FileContext, model: ModelFact, fields: list[str], equality: list[str]) -> str:
@@ -2182,7 +2193,9 @@ def unindexed_lookup(ctx: FileContext) -> Iterator[Finding]:
     database finds its rows through that index and checks the other
     columns on them, so the proposed index would not be used (a composite
     index can still pay off for a key with thousands of rows, which a query
-    plan shows better than a linter). One finding per query call
+    plan shows better than a linter). Neither is a query with conditions
+    the rule cannot read (`filter(*conditions)`, `filter(**lookups)`): one
+    of them may be such a key. One finding per query call
     names every uncovered field; when two or more equality fields (or an
     equality field and a range/ordering field) are uncovered the message
     proposes the composite index, equality columns first. Unmanaged and
@@ -2235,7 +2248,7 @@ def unindexed_lookup(ctx: FileContext) -> Iterator[Finding]:
         if not model.schema_owned or model.abstract:
             continue
         lookups = query_lookups(ctx, node, info)
-        if found_by_key(ctx, model, lookups):
+        if found_by_key(ctx, model, lookups) or hidden_filters(info):
             continue
         equality = {lookup.field for lookup in lookups if lookup.equality}
         uncovered: list[str] = []
