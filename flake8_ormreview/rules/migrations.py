@@ -961,10 +961,16 @@ def irreversible_migration(ctx: FileContext) -> Iterator[Finding]:
     Flags migrations that cannot be rolled back: `RunPython` without
     `reverse_code`, `RunSQL` without `reverse_sql`, and an Alembic revision
     whose `downgrade()` is missing or empty (`pass`, `...`, only a
-    docstring) while `upgrade()` does something. `RunPython.noop` and
+    docstring) while `upgrade()` changes the schema. `RunPython.noop` and
     `RunSQL.noop` state explicitly that nothing needs undoing and are fine.
-    Reported on the operation; for Alembic on the `def downgrade` line, or
-    on `def upgrade` when `downgrade` is missing.
+    So is an empty `downgrade()` of a revision that changes no schema, only
+    data: no `op.*` call but `execute` / `bulk_insert` / `get_bind`, and no
+    DDL in its SQL strings (an `ALTER TYPE .. ADD VALUE` counts as data:
+    PostgreSQL cannot drop an enum value). There is no schema to restore,
+    and a backfill is undone by the downgrade of the revision that added
+    the column (prefect's backfills and enum values). Reported on the
+    operation; for Alembic on the `def downgrade` line, or on `def upgrade`
+    when `downgrade` is missing.
 
     ## Why is this bad?
     When a deploy goes wrong, `migrate app 0041` / `alembic downgrade -1`
@@ -1032,7 +1038,7 @@ def irreversible_migration(ctx: FileContext) -> Iterator[Finding]:
                                   fix="pass reverse_sql=\"<SQL that undoes it>\", or reverse_sql=migrations.RunSQL.noop when nothing needs undoing")
         return
     upgrade, downgrade = migration.upgrade, migration.downgrade
-    if upgrade is None or _is_empty_body(upgrade):
+    if upgrade is None or _is_empty_body(upgrade) or _changes_only_rows(ctx, downgrade):
         return
     name = f"revision {migration.revision!r}" if migration.revision else "this revision"
     fix = "write the inverse operations in downgrade() (drop what upgrade() adds, re-create what it drops)"
@@ -1044,6 +1050,37 @@ def irreversible_migration(ctx: FileContext) -> Iterator[Finding]:
 
 def _missing(node: ast.AST | None) -> bool:
     return node is None or (isinstance(node, ast.Constant) and node.value is None)
+
+
+# ``op.*`` calls that touch rows or connections, not the schema.
+ALEMBIC_ROW_CALLS = {"execute", "bulk_insert", "get_bind", "get_context", "inline_literal", "f", "run_async"}
+SCHEMA_SQL = re.compile(r"\b(CREATE|ALTER|DROP|TRUNCATE|RENAME|REINDEX|COMMENT\s+ON)\b", re.I)
+# PostgreSQL cannot remove an enum value: there is nothing a downgrade could do.
+ENUM_VALUE_ADDED = re.compile(r"\bALTER\s+TYPE\s+\S+\s+ADD\s+VALUE\b", re.I)
+
+
+def _changes_only_rows(ctx: FileContext, downgrade: ast.AST | None) -> bool:
+    """Does the revision, outside ``downgrade()``, only move data (prefect's backfills and enum values)?
+
+    No schema ``op.*`` call and no DDL in any SQL string: then there is no
+    schema for a downgrade to restore, like Django's ``RunPython.noop``.
+    """
+    skipped = {id(node) for node in ast.walk(downgrade)} if downgrade is not None else set()
+    for node in ctx.nodes_of(ast.Call):
+        if id(node) in skipped:
+            continue
+        qualname = ctx.resolve(node.func) or ""
+        if qualname.startswith("alembic.op.") and qualname.rsplit(".", 1)[-1] not in ALEMBIC_ROW_CALLS:
+            return False
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "batch_alter_table":
+            return False
+    docstrings = {id(node.value) for node in ctx.nodes_of(ast.Expr)}
+    for node in ctx.nodes_of(ast.Constant):
+        if id(node) in skipped or id(node) in docstrings or not isinstance(node.value, str):
+            continue
+        if SCHEMA_SQL.search(ENUM_VALUE_ADDED.sub("", node.value)):
+            return False
+    return True
 
 
 # -- ORM407 -------------------------------------------------------------------------------
