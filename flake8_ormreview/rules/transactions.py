@@ -109,7 +109,8 @@ def float_for_money(ctx: FileContext) -> Iterator[Finding]:
     or debit. Columns of a mixin that SQLAlchemy models inherit are
     reported once, on the mixin. A name that also says what else it
     measures (`total_seconds`, `credit_score`, `fee_percent`, `total_weight`)
-    is not money.
+    is not money. The fix proposes two decimal places, and eight for
+    amounts below a cent (metered costs, per-token prices).
 
     ## Why is this bad?
     Binary floating point cannot represent most decimal fractions:
@@ -145,14 +146,14 @@ def float_for_money(ctx: FileContext) -> Iterator[Finding]:
             words = name_words(fact.name)
             if not MONEY_TOKENS.intersection(words) or NOT_MONEY_WORDS.intersection(words):
                 continue
-            if model.framework == "django":
-                fix = "models.DecimalField(max_digits=12, decimal_places=2)"
-            elif model.framework == "sqlmodel":
-                fix = "a Decimal annotation with Field(max_digits=12, decimal_places=2)"
+            # Two decimal places suit prices; metered costs (mlflow's LLM cost per trace) are fractions of a cent.
+            if model.framework in ("django", "sqlmodel"):
+                field = "models.DecimalField" if model.framework == "django" else "a Decimal annotation with Field"
+                fix = f"{field}(max_digits=12, decimal_places=2), or decimal_places=8 (max_digits=18) for sub-cent amounts"
             elif fact.type == "annotation" or fact.column_type == "float":
-                fix = "Mapped[Decimal] with mapped_column(Numeric(12, 2))"
+                fix = "Mapped[Decimal] with mapped_column(Numeric(12, 2)), or Numeric(18, 8) for sub-cent amounts"
             else:
-                fix = "Numeric(12, 2) (values come back as Decimal)"
+                fix = "Numeric(12, 2), or Numeric(18, 8) for sub-cent amounts (values come back as Decimal)"
             yield ctx.finding("ORM304", fact.line, fact.col, model=model.name, field=fact.name, type=fact.column_type,
                               example="0.1 + 0.2 != 0.3", fix=fix)
 
