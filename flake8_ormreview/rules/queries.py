@@ -2129,13 +2129,47 @@ def found_by_key(ctx: FileContext, model: ModelFact, lookups: list[Lookup]) -> b
     return False
 
 
+SELECTING_METHODS = {"filter", "get", "aget", "where", "filter_by"}  # conditions that narrow the rows (not exclude)
+
+
 def hidden_filters(info: QueryInfo) -> bool:
-    """``filter(*conditions)`` / ``filter(**lookups)``: conditions the rule cannot read, maybe a key among them."""
-    return any(
-        isinstance(call, ast.Call) and name in DJANGO_LOOKUP_METHODS | SQLA_LOOKUP_METHODS and name != "order_by"
-        and (any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords))
-        for name, call in info.chain
-    )
+    """Conditions the rule cannot read, maybe a key among them.
+
+    ``filter(*conditions)``, ``filter(**lookups)``, a Django ``Q`` object or
+    expression (``filter(editable_pages | editable_objects)``) and a SQLAlchemy
+    condition held in a variable (``where(clause)``).
+    """
+    for name, call in info.chain:
+        if not isinstance(call, ast.Call) or name not in SELECTING_METHODS:
+            continue
+        if any(keyword.arg is None for keyword in call.keywords):
+            return True
+        for argument in call.args:
+            if isinstance(argument, (ast.Starred, ast.Name)) or info.framework == "django":
+                return True
+    return False
+
+
+def related_key_filter(ctx: FileContext, info: QueryInfo) -> bool:
+    """A Django equality through relations that ends on a foreign key (``workflow_tasks__workflow=w``).
+
+    The join starts from that key's index (Django indexes foreign keys), so the
+    rows are found without an index on the model's own columns.
+    """
+    if info.framework != "django":
+        return False
+    for name, call in info.chain:
+        if name not in SELECTING_METHODS or not isinstance(call, ast.Call):
+            continue
+        for keyword in call.keywords:
+            parts = (keyword.arg or "").split("__")
+            while len(parts) > 1 and parts[-1] in ("exact", "in", "id", "pk"):
+                parts.pop()
+            relations = hops(ctx, info.model, tuple(parts)) if len(parts) > 1 else None
+            if relations and relations[-1].kind in ("fk", "o2o") and relations[-1].field is not None \
+                    and relations[-1].field.db_index is not False:
+                return True
+    return False
 
 
 def index_fix(ctx: FileContext, model: ModelFact, fields: list[str], equality: list[str]) -> str:
@@ -2193,9 +2227,12 @@ def unindexed_lookup(ctx: FileContext) -> Iterator[Finding]:
     database finds its rows through that index and checks the other
     columns on them, so the proposed index would not be used (a composite
     index can still pay off for a key with thousands of rows, which a query
-    plan shows better than a linter). Neither is a query with conditions
-    the rule cannot read (`filter(*conditions)`, `filter(**lookups)`): one
-    of them may be such a key. One finding per query call
+    plan shows better than a linter). The same holds for an equality through
+    relations that ends on a foreign key (`workflow_tasks__workflow=w`: the
+    join starts from that key's index). Neither is a query with conditions
+    the rule cannot read (`filter(*conditions)`, `filter(**lookups)`, a `Q`
+    object or expression, a SQLAlchemy condition in a variable): one of
+    them may be such a key. One finding per query call
     names every uncovered field; when two or more equality fields (or an
     equality field and a range/ordering field) are uncovered the message
     proposes the composite index, equality columns first. Unmanaged and
@@ -2248,7 +2285,7 @@ def unindexed_lookup(ctx: FileContext) -> Iterator[Finding]:
         if not model.schema_owned or model.abstract:
             continue
         lookups = query_lookups(ctx, node, info)
-        if found_by_key(ctx, model, lookups) or hidden_filters(info):
+        if found_by_key(ctx, model, lookups) or hidden_filters(info) or related_key_filter(ctx, info):
             continue
         equality = {lookup.field for lookup in lookups if lookup.equality}
         uncovered: list[str] = []
