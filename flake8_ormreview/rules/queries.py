@@ -1853,7 +1853,8 @@ def unused_columns(ctx: FileContext) -> Iterator[Finding]:
     relation: `[o.id for o in qs]`, `for u in users: emails.append(u.email)`.
     Queries that already use `values()`, `values_list()`, `only()`,
     `defer()`, `select(M.a, M.b)` or `load_only()` are not flagged, nor are
-    comprehensions ORM207 reports.
+    comprehensions ORM207 reports, nor a loop over a list of rows that the
+    function reads again elsewhere (those reads need the full rows).
 
     Test modules and migration files are not checked.
 
@@ -1913,11 +1914,28 @@ def unused_columns(ctx: FileContext) -> Iterator[Finding]:
         fields = fields_read(ctx, loop, name, instance.model)
         if not fields or len(fields) > 2:
             continue
-        if isinstance(loop.node, (ast.For, ast.AsyncFor)) and loop.node.orelse:
+        if isinstance(loop.node, (ast.For, ast.AsyncFor)) and loop.node.orelse or _rows_read_elsewhere(ctx, loop):
             continue
         shown = ", ".join(f"'{f}'" for f in fields)
         yield ctx.finding("ORM208", loop.node, var=name, fields=shown, model=instance.model.name,
                           query=info.describe(), fix=unused_columns_fix(info, fields, loop))
+
+
+def _rows_read_elsewhere(ctx: FileContext, loop: Loop) -> bool:
+    """Are the loop's rows a list that the function reads again (mlflow's ``sql_scorer_versions``)?
+
+    Then the other reads need the full rows, and loading them once is right.
+    """
+    node = loop.node
+    iterated = node.generators[0].iter if loop.kind == "comprehension" else getattr(node, "iter", None)
+    while isinstance(iterated, ast.Call) and iterated.args and isinstance(iterated.func, ast.Name) \
+            and iterated.func.id in ("enumerate", "list", "reversed", "sorted", "zip"):
+        iterated = iterated.args[0]
+    function = enclosing_function(ctx, node)
+    if not isinstance(iterated, ast.Name) or function is None:
+        return False
+    return any(isinstance(other, ast.Name) and other.id == iterated.id and isinstance(other.ctx, ast.Load)
+               and other is not iterated for other in ast.walk(function))
 
 
 # -- ORM103 -----------------------------------------------------------------------------------
