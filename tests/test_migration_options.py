@@ -91,3 +91,18 @@ def test_migration_history_is_persisted_in_the_index_cache(tmp_path):
     assert created["op"] == "CreateModel" and created["fields"]["pages"]["type"] == "SmallIntegerField"
     assert summaries["0002_alter_book_columns.py"]["dependencies"] == [["shop", "0001_initial"]]
     assert summaries["models.py"] is None
+
+
+def test_alembic_schema_history_is_persisted_in_the_index_cache(tmp_path):
+    """Later revisions read the keys and column types earlier ones created (ORM101, ORM404)."""
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURES / "ORM404" / "alembic", project / "alembic")
+    cache = tmp_path / "cache"
+    ProjectIndex([str(project)], cache_dir=str(cache)).refresh()
+    data = json.loads(next(cache.glob("facts-v*.json")).read_text())
+    summaries = {path.rsplit("/", 1)[-1]: facts["migration"] for path, facts in data["files"].items()}
+    created = summaries["7b8c9d0e1f2a_create_orders.py"]
+    assert ["orders", "id"] in created["leads"]
+    assert ["orders", "quantity", "sa.SmallInteger()"] in created["types"]
+    assert ["orders", "is_paid", "sa.Boolean(create_constraint=False)"] in created["types"]
+    assert summaries["8c9d0e1f2a3b_alter_order_columns.py"]["down_revisions"] == ["7b8c9d0e1f2a"]

@@ -22,6 +22,7 @@ from ..semantic.migrations import (
     FieldDef,
     MigrationModel,
     Operation,
+    alembic_ancestors,
     app_history,
     django_app_label,
     is_leaf,
@@ -668,11 +669,24 @@ def _type_parts(node: ast.AST | None) -> tuple[str, list]:
     return (name or "").rsplit(".", 1)[-1], values
 
 
+# Type keywords that change a constraint or a name, not how values are stored.
+NON_STORAGE_KEYWORDS = {"create_constraint", "name", "length", "precision", "scale"}
+
+
+def _storage_keywords(node: ast.AST) -> dict[str, str]:
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "with_variant":
+        node = node.func.value
+    keywords = node.keywords if isinstance(node, ast.Call) else []
+    return {k.arg: text_of(k.value) for k in keywords if k.arg and k.arg not in NON_STORAGE_KEYWORDS}
+
+
 def unsafe_type_change(existing: ast.AST | None, new: ast.AST) -> str | None:
     new_name, new_args = _type_parts(new)
     if existing is None:
         return f"to {text_of(new)} without existing_type="
     old_name, old_args = _type_parts(existing)
+    if old_name == new_name and old_args == new_args and _storage_keywords(existing) == _storage_keywords(new):
+        return None  # Boolean(create_constraint=False) -> Boolean(create_constraint=True): same column type
     if old_name in SQLA_VARCHAR and new_name in SQLA_TEXT:
         return None
     if old_name in SQLA_VARCHAR and new_name in SQLA_VARCHAR:
@@ -686,6 +700,20 @@ def unsafe_type_change(existing: ast.AST | None, new: ast.AST) -> str | None:
     if text_of(existing) == text_of(new):
         return None
     return f"from {text_of(existing)} to {text_of(new)}"
+
+
+def _type_before(ctx: FileContext, op: Operation) -> ast.AST | None:
+    """The column's type as the nearest earlier revision stated it (create_table, add_column, alter_column)."""
+    if "alembic_ancestors" not in ctx.cache:
+        ctx.cache["alembic_ancestors"] = alembic_ancestors(ctx.index, ctx.path, _summary(ctx))
+    for summary in ctx.cache["alembic_ancestors"]:
+        for table, column, stated in reversed(summary.get("types") or []):
+            if table == op.table and column == op.name:
+                try:
+                    return ast.parse(stated, mode="eval").body
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    return None
+    return None
 
 
 REWRITE_FIX = ("expand and contract: add a new column with the new type, backfill it in batches, "
@@ -706,8 +734,13 @@ def unsafe_alter_column(ctx: FileContext) -> Iterator[Finding]:
     column. A Django `AlterField` is compared with the field's previous
     definition, replayed from the app's earlier migrations (the sibling
     files, ordered through their dependencies); when that history is unknown
-    the rule stays silent. Alembic: `op.alter_column(type_=..)` (compared
-    with `existing_type=` when given) and `op.alter_column(nullable=False)`.
+    the rule stays silent. Alembic: `op.alter_column(type_=..)`, compared
+    with `existing_type=`, or without it with the type the nearest earlier
+    revision of the same `versions` folder stated for the column
+    (`create_table`, `add_column`, `alter_column`); and
+    `op.alter_column(nullable=False)`. A type that differs only in keywords
+    that do not change storage (`Boolean(create_constraint=True)`) is not a
+    change.
 
     Only these changes are safe and not flagged: varchar/char → text
     (`CharField` → `TextField`, `String` → `Text`), a longer or removed
@@ -790,7 +823,7 @@ def unsafe_alter_column(ctx: FileContext) -> Iterator[Finding]:
     for op in existing_table_operations(ctx, migration, "alter_column"):
         new_type = op.keyword("type_")
         if new_type is not None:
-            change = unsafe_type_change(op.keyword("existing_type"), new_type)
+            change = unsafe_type_change(op.keyword("existing_type") or _type_before(ctx, op), new_type)
             if change is not None:
                 yield ctx.finding("ORM404", op.node, operation=call_name(op), target=column_target(op), change=change,
                                   effect="the table is rewritten under an ACCESS EXCLUSIVE lock", fix=REWRITE_FIX)

@@ -10,6 +10,7 @@ from ..context import FileContext, Finding
 from ..registry import Category, Severity, rule
 from ..semantic.extract import literal
 from ..semantic.facts import FieldFact, IndexFact, ModelFact
+from ..semantic.migrations import alembic_ancestors
 from ..semantic.querysets import canonical_of
 
 
@@ -88,9 +89,10 @@ def unindexed_foreign_key(ctx: FileContext) -> Iterator[Finding]:
     column of `op.add_column` or `op.create_table` (or a
     `ForeignKeyConstraint` there) is flagged unless the column has
     `index=True`/`unique=True` or an `op.create_index` /
-    `op.create_unique_constraint` / primary key in the same revision leads
-    with it. The finding is on the operation (on the column or constraint
-    inside `op.create_table`).
+    `op.create_unique_constraint` / primary key in the same revision, or in
+    a revision it descends from (same `versions` folder), leads with it.
+    The finding is on the operation (on the column or constraint inside
+    `op.create_table`).
 
     A foreign key declared on an abstract model, or on a mixin that
     SQLAlchemy models inherit, is reported there when a table that inherits
@@ -301,7 +303,7 @@ def _column_foreign_key(ctx: FileContext, column: ast.AST) -> tuple[str, str, bo
 
 
 def alembic_unindexed_foreign_keys(ctx: FileContext) -> Iterator[Finding]:
-    """ORM101 for an Alembic revision: a foreign key no index in the same ``upgrade()`` leads."""
+    """ORM101 for an Alembic revision: a foreign key no index of this or an earlier revision leads."""
     if ctx.kind != "alembic":
         return
     upgrade = _upgrade_function(ctx.tree)
@@ -327,6 +329,10 @@ def alembic_unindexed_foreign_keys(ctx: FileContext) -> Iterator[Finding]:
                 candidates.append((call, table, found[0], found[1]))
         elif operation == "create_table":
             candidates.extend(_created_table_foreign_keys(ctx, call, table, leads))
+    if candidates:
+        # An index an earlier revision created still leads the column (prefect's flow_run_input).
+        for summary in alembic_ancestors(ctx.index, ctx.path, ctx.facts.migration):
+            leads.update((table, column) for table, column in summary.get("leads") or [])
     for node, table, column, target in candidates:
         if (table, column) not in leads:
             receiver = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None

@@ -708,7 +708,9 @@ def summarize_migration(tree: ast.Module, imports: ImportMap, path: str, kind: s
     if model is None:
         return None
     if model.framework == "alembic":
-        return {"framework": "alembic", "revision": model.revision, "down_revisions": model.down_revisions}
+        leads, types = alembic_schema(model, imports)
+        return {"framework": "alembic", "revision": model.revision, "down_revisions": model.down_revisions,
+                "leads": leads, "types": types}
     return {
         "framework": "django",
         "name": model.name,
@@ -719,6 +721,70 @@ def summarize_migration(tree: ast.Module, imports: ImportMap, path: str, kind: s
         "atomic": model.atomic,
         "state": [s for s in (op.state_dict() for op in model.operations) if s],
     }
+
+
+def alembic_schema(model: MigrationModel, imports: ImportMap) -> tuple[list[list[str]], list[list[str]]]:
+    """What later revisions need from this one: ``[table, column]`` pairs that lead an
+    index, key or unique constraint it creates, and ``[table, column, type]`` it states."""
+    leads: list[list[str]] = []
+    types: list[list[str]] = []
+    for op in model.operations:
+        if not op.table:
+            continue
+        if op.kind in ("create_index", "create_unique_constraint", "create_primary_key"):
+            columns = literal(op.args.get("columns"))
+            if isinstance(columns, (list, tuple)) and columns and isinstance(columns[0], str):
+                leads.append([op.table, columns[0]])
+        elif op.kind == "add_column" and op.column is not None:
+            if op.column.index or op.column.unique or op.column.primary_key:
+                leads.append([op.table, op.column.name])
+            if op.column.type:
+                types.append([op.table, op.column.name, op.column.type])
+        elif op.kind == "alter_column" and op.name and "type_" in op.args:
+            types.append([op.table, op.name, text_of(op.args["type_"])])
+        elif op.kind == "create_table":
+            leads.extend([op.table, column] for column in _created_table_leads(op, imports))
+            types.extend([op.table, column.name, column.type] for column in op.columns if column.type)
+    return leads, types
+
+
+def _created_table_leads(op: Operation, imports: ImportMap) -> Iterator[str]:
+    """Columns of ``op.create_table(..)`` that lead its primary key, a unique constraint or an index."""
+    first_key = True
+    for column in op.columns:
+        if column.index or column.unique or (column.primary_key and first_key):
+            yield column.name
+        first_key = first_key and not column.primary_key
+    for arg in op.node.args[1:]:
+        if not isinstance(arg, ast.Call):
+            continue
+        kind = canonical(imports.resolve(arg.func))
+        if kind in ("sqlalchemy:PrimaryKeyConstraint", "sqlalchemy:UniqueConstraint", "sqlalchemy:Index"):
+            names = [string(a) for a in arg.args if string(a)]
+            names = names[1:] if kind == "sqlalchemy:Index" else names  # an Index's first string is its name
+            if names:
+                yield names[0]
+
+
+def alembic_ancestors(index: Any, path: str, summary: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Summaries of the revisions ``path``'s revision descends from, nearest first.
+
+    Only revisions in the same ``versions`` folder count (prefect keeps one tree per backend).
+    """
+    if not summary or summary.get("framework") != "alembic":
+        return []
+    by_revision = {s.get("revision"): s for s in _sibling_summaries(index, path, "alembic").values() if s.get("revision")}
+    found: list[dict[str, Any]] = []
+    seen: set[str] = {summary.get("revision") or ""}
+    frontier = list(summary.get("down_revisions") or [])
+    while frontier:
+        revision = frontier.pop(0)
+        if revision in seen or revision not in by_revision:
+            continue
+        seen.add(revision)
+        found.append(by_revision[revision])
+        frontier.extend(by_revision[revision].get("down_revisions") or [])
+    return found
 
 
 # -- history ----------------------------------------------------------------------------
