@@ -1071,13 +1071,14 @@ def irreversible_migration(ctx: FileContext) -> Iterator[Finding]:
                                   fix="pass reverse_sql=\"<SQL that undoes it>\", or reverse_sql=migrations.RunSQL.noop when nothing needs undoing")
         return
     upgrade, downgrade = migration.upgrade, migration.downgrade
-    if upgrade is None or _is_empty_body(upgrade) or _changes_only_rows(ctx, downgrade):
+    reversible = downgrade is not None and not _is_empty_body(downgrade)
+    if upgrade is None or _is_empty_body(upgrade) or reversible or _changes_only_rows(ctx, downgrade):
         return
     name = f"revision {migration.revision!r}" if migration.revision else "this revision"
     fix = "write the inverse operations in downgrade() (drop what upgrade() adds, re-create what it drops)"
     if downgrade is None:
         yield ctx.finding("ORM406", upgrade, operation=name, problem="has no downgrade()", fix=fix)
-    elif _is_empty_body(downgrade):
+    else:
         yield ctx.finding("ORM406", downgrade, operation=name, problem="has an empty downgrade()", fix=fix)
 
 
