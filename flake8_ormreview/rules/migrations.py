@@ -670,14 +670,17 @@ def _type_parts(node: ast.AST | None) -> tuple[str, list]:
 
 
 # Type keywords that change a constraint or a name, not how values are stored.
-NON_STORAGE_KEYWORDS = {"create_constraint", "name", "length", "precision", "scale"}
+NON_STORAGE_KEYWORDS = {"create_constraint", "name"}
 
 
-def _storage_keywords(node: ast.AST) -> dict[str, str]:
+def _storage_signature(node: ast.AST) -> tuple[str, list[str], dict[str, str]]:
+    """Type name, positional arguments and the keywords that decide how values are stored, as source text."""
     while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "with_variant":
         node = node.func.value
-    keywords = node.keywords if isinstance(node, ast.Call) else []
-    return {k.arg: text_of(k.value) for k in keywords if k.arg and k.arg not in NON_STORAGE_KEYWORDS}
+    if not isinstance(node, ast.Call):
+        return text_of(node), [], {}
+    keywords = {k.arg: text_of(k.value) for k in node.keywords if k.arg not in NON_STORAGE_KEYWORDS}
+    return text_of(node.func), [text_of(a) for a in node.args], keywords
 
 
 def unsafe_type_change(existing: ast.AST | None, new: ast.AST) -> str | None:
@@ -685,7 +688,7 @@ def unsafe_type_change(existing: ast.AST | None, new: ast.AST) -> str | None:
     if existing is None:
         return f"to {text_of(new)} without existing_type="
     old_name, old_args = _type_parts(existing)
-    if old_name == new_name and old_args == new_args and _storage_keywords(existing) == _storage_keywords(new):
+    if _storage_signature(existing) == _storage_signature(new):
         return None  # Boolean(create_constraint=False) -> Boolean(create_constraint=True): same column type
     if old_name in SQLA_VARCHAR and new_name in SQLA_TEXT:
         return None
