@@ -103,6 +103,6 @@ def test_alembic_schema_history_is_persisted_in_the_index_cache(tmp_path):
     summaries = {path.rsplit("/", 1)[-1]: facts["migration"] for path, facts in data["files"].items()}
     created = summaries["7b8c9d0e1f2a_create_orders.py"]
     assert ["orders", "id"] in created["leads"]
-    assert ["orders", "quantity", "sa.SmallInteger()"] in created["types"]
-    assert ["orders", "is_paid", "sa.Boolean(create_constraint=False)"] in created["types"]
+    assert ["orders", "quantity", "sa.SmallInteger()", False] in created["types"]
+    assert ["orders", "is_paid", "sa.Boolean(create_constraint=False)", False] in created["types"]
     assert summaries["8c9d0e1f2a3b_alter_order_columns.py"]["down_revisions"] == ["7b8c9d0e1f2a"]

@@ -678,9 +678,9 @@ def _storage_signature(node: ast.AST) -> tuple[str, list[str], dict[str, str]]:
     while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "with_variant":
         node = node.func.value
     if not isinstance(node, ast.Call):
-        return text_of(node), [], {}
+        return text_of(node).rsplit(".", 1)[-1], [], {}
     keywords = {k.arg: text_of(k.value) for k in node.keywords if k.arg not in NON_STORAGE_KEYWORDS}
-    return text_of(node.func), [text_of(a) for a in node.args], keywords
+    return text_of(node.func).rsplit(".", 1)[-1], [text_of(a) for a in node.args], keywords  # sa.types.X is sa.X
 
 
 def unsafe_type_change(existing: ast.AST | None, new: ast.AST) -> str | None:
@@ -705,18 +705,24 @@ def unsafe_type_change(existing: ast.AST | None, new: ast.AST) -> str | None:
     return f"from {text_of(existing)} to {text_of(new)}"
 
 
-def _type_before(ctx: FileContext, op: Operation) -> ast.AST | None:
-    """The column's type as the nearest earlier revision stated it (create_table, add_column, alter_column)."""
+def _stated_before(ctx: FileContext, op: Operation, position: int) -> object:
+    """What the nearest earlier revision stated about the column (create_table, add_column,
+    alter_column): its type text (``position`` 2) or nullability (3); ``None`` when unknown."""
     if "alembic_ancestors" not in ctx.cache:
         ctx.cache["alembic_ancestors"] = alembic_ancestors(ctx.index, ctx.path, _summary(ctx))
     for summary in ctx.cache["alembic_ancestors"]:
-        for table, column, stated in reversed(summary.get("types") or []):
-            if table == op.table and column == op.name:
-                try:
-                    return ast.parse(stated, mode="eval").body
-                except (SyntaxError, ValueError, RecursionError, MemoryError):
-                    return None
+        for stated in reversed(summary.get("types") or []):
+            if stated[0] == op.table and stated[1] == op.name and len(stated) > position and stated[position] not in ("", None):
+                return stated[position]
     return None
+
+
+def _type_before(ctx: FileContext, op: Operation) -> ast.AST | None:
+    stated = _stated_before(ctx, op, 2)
+    try:
+        return ast.parse(stated, mode="eval").body if isinstance(stated, str) else None
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 REWRITE_FIX = ("expand and contract: add a new column with the new type, backfill it in batches, "
@@ -833,7 +839,8 @@ def unsafe_alter_column(ctx: FileContext) -> Iterator[Finding]:
                 continue
         nullable = op.keyword("nullable")
         existing = op.keyword("existing_nullable")
-        if nullable is not None and literal(nullable) is False and literal(existing) is not False:
+        was_nullable = literal(existing) if existing is not None else _stated_before(ctx, op, 3)
+        if nullable is not None and literal(nullable) is False and was_nullable is not False:
             constraint = f"{op.table}_{op.name}_not_null"
             fix = (f"op.execute(\"ALTER TABLE {op.table} ADD CONSTRAINT {constraint} CHECK ({op.name} IS NOT NULL) NOT VALID\"), "
                    f"VALIDATE CONSTRAINT {constraint} in the next revision, then alter_column(nullable=False) and drop the check")

@@ -723,11 +723,12 @@ def summarize_migration(tree: ast.Module, imports: ImportMap, path: str, kind: s
     }
 
 
-def alembic_schema(model: MigrationModel, imports: ImportMap) -> tuple[list[list[str]], list[list[str]]]:
+def alembic_schema(model: MigrationModel, imports: ImportMap) -> tuple[list[list[str]], list[list[Any]]]:
     """What later revisions need from this one: ``[table, column]`` pairs that lead an
-    index, key or unique constraint it creates, and ``[table, column, type]`` it states."""
+    index, key or unique constraint it creates, and ``[table, column, type, nullable]``
+    as it states them (``""`` / ``None`` for what it leaves unsaid)."""
     leads: list[list[str]] = []
-    types: list[list[str]] = []
+    types: list[list[Any]] = []
     for op in model.operations:
         if not op.table:
             continue
@@ -738,14 +739,19 @@ def alembic_schema(model: MigrationModel, imports: ImportMap) -> tuple[list[list
         elif op.kind == "add_column" and op.column is not None:
             if op.column.index or op.column.unique or op.column.primary_key:
                 leads.append([op.table, op.column.name])
-            if op.column.type:
-                types.append([op.table, op.column.name, op.column.type])
-        elif op.kind == "alter_column" and op.name and "type_" in op.args:
-            types.append([op.table, op.name, text_of(op.args["type_"])])
+            types.append([op.table, op.column.name, op.column.type, _nullable(op.column)])
+        elif op.kind == "alter_column" and op.name and ("type_" in op.args or "nullable" in op.args):
+            nullable = literal(op.args.get("nullable"))
+            types.append([op.table, op.name, text_of(op.args.get("type_")), nullable if isinstance(nullable, bool) else None])
         elif op.kind == "create_table":
             leads.extend([op.table, column] for column in _created_table_leads(op, imports))
-            types.extend([op.table, column.name, column.type] for column in op.columns if column.type)
+            types.extend([op.table, column.name, column.type, _nullable(column)] for column in op.columns)
     return leads, types
+
+
+def _nullable(column: ColumnDef) -> bool | None:
+    """SQLAlchemy's default: a primary key column is NOT NULL, any other column NULL."""
+    return column.nullable if column.nullable is not None else not column.primary_key
 
 
 def _created_table_leads(op: Operation, imports: ImportMap) -> Iterator[str]:
