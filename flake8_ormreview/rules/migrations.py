@@ -747,7 +747,9 @@ def unsafe_alter_column(ctx: FileContext) -> Iterator[Finding]:
     with `existing_type=`, or without it with the type the nearest earlier
     revision of the same `versions` folder stated for the column
     (`create_table`, `add_column`, `alter_column`); and
-    `op.alter_column(nullable=False)`. A type that differs only in keywords
+    `op.alter_column(nullable=False)` on a column that `existing_nullable=`,
+    or else the nearest earlier revision, does not already say is NOT NULL.
+    A type that differs only in keywords
     that do not change storage (`Boolean(create_constraint=True)`) is not a
     change.
 
