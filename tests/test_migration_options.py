@@ -78,13 +78,18 @@ def test_all_scope_asks_every_empty_alembic_message_but_never_renames_an_applied
     assert "alembic/versions/22bb33cc44dd_add_orders_note.py" not in paths
 
 
-def test_migration_history_is_persisted_in_the_index_cache(tmp_path):
+def persisted_summaries(tmp_path, folder: str) -> dict:
+    """The migration summaries the index cache holds for a copy of ``folder`` (by file name)."""
     project = tmp_path / "project"
-    shutil.copytree(FIXTURES / "ORM404" / "shop", project / "shop")
+    shutil.copytree(FIXTURES / folder, project / folder.rsplit("/", 1)[-1])
     cache = tmp_path / "cache"
     ProjectIndex([str(project)], cache_dir=str(cache)).refresh()
     data = json.loads(next(cache.glob("facts-v*.json")).read_text())
-    summaries = {path.rsplit("/", 1)[-1]: facts["migration"] for path, facts in data["files"].items()}
+    return {path.rsplit("/", 1)[-1]: facts["migration"] for path, facts in data["files"].items()}
+
+
+def test_migration_history_is_persisted_in_the_index_cache(tmp_path):
+    summaries = persisted_summaries(tmp_path, "ORM404/shop")
     initial = summaries["0001_initial.py"]
     assert initial["framework"] == "django" and initial["app"] == "shop"
     created = initial["state"][0]
@@ -95,12 +100,7 @@ def test_migration_history_is_persisted_in_the_index_cache(tmp_path):
 
 def test_alembic_schema_history_is_persisted_in_the_index_cache(tmp_path):
     """Later revisions read the keys and column types earlier ones created (ORM101, ORM404)."""
-    project = tmp_path / "project"
-    shutil.copytree(FIXTURES / "ORM404" / "alembic", project / "alembic")
-    cache = tmp_path / "cache"
-    ProjectIndex([str(project)], cache_dir=str(cache)).refresh()
-    data = json.loads(next(cache.glob("facts-v*.json")).read_text())
-    summaries = {path.rsplit("/", 1)[-1]: facts["migration"] for path, facts in data["files"].items()}
+    summaries = persisted_summaries(tmp_path, "ORM404/alembic")
     created = summaries["7b8c9d0e1f2a_create_orders.py"]
     assert ["orders", "id"] in created["leads"]
     assert ["orders", "quantity", "sa.SmallInteger()", False] in created["types"]
