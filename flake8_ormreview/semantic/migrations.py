@@ -638,9 +638,11 @@ class _AlembicReader:
             op.name = self.object_name(args.get("index_name") or args.get("constraint_name"))
 
     def object_name(self, node: ast.AST | None) -> str:
-        """A literal name, also through ``op.f("ix_orders_status")`` (autogenerate's naming wrapper)."""
-        if isinstance(node, ast.Call) and node.args and canonical(self.imports.resolve(node.func)) == "alembic:f":
-            node = node.args[0]
+        """A literal name, also through ``op.f("ix_orders_status")`` / ``batch_op.f(..)`` (autogenerate's naming wrapper)."""
+        if isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Attribute) and node.func.attr == "f":
+            receiver = node.func.value
+            if canonical(self.imports.resolve(node.func)) == "alembic:f" or isinstance(receiver, ast.Name):
+                node = node.args[0]
         return string(node)
 
 
