@@ -92,6 +92,7 @@ def _analyze(source: str, path: str, index: ProjectIndex, options: Options, tree
                 findings.update(rule.check(ctx))
         except Exception as exc:  # noqa: BLE001
             failure = failure or exc
+    ctx.release()
     result = sorted(findings)
     if failure is not None:
         result.insert(0, internal_error(failure))

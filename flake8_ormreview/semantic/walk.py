@@ -4,8 +4,9 @@
 walking every file cost more than the rest of the analysis together on real
 projects (see docs/performance.md).  :func:`all_nodes` walks once and keeps
 the node list and (on demand) each node's parent in one :class:`TreeWalk`
-stored on the tree object itself, so it lives exactly as long as the tree
-and the next file gets its own.
+stored on the tree object itself, so the next file gets its own.  The
+analysis drops it when done (:func:`forget`): it holds the tree in a
+reference cycle.
 
 Two deliberate differences from ``ast.walk``, both measured on the benchmark
 projects (``benchmarks/snapshot.py``):
@@ -124,6 +125,20 @@ def tree_walk(tree: ast.AST) -> TreeWalk:
         except AttributeError:  # a node type without __dict__: just do not cache
             pass
     return cached
+
+
+def forget(tree: ast.AST) -> None:
+    """Drop the walk kept on ``tree``.
+
+    The walk refers back to the tree (its node list and parent map hold it), so
+    while it is attached the tree is a reference cycle that only a full garbage
+    collection frees, long after flake8 has dropped it.  Called once a file's
+    analysis is over: the tree is freed as soon as flake8 lets go of it.
+    """
+    try:
+        delattr(tree, _WALK)
+    except AttributeError:
+        pass
 
 
 def all_nodes(tree: ast.AST) -> list[ast.AST]:
