@@ -251,6 +251,8 @@ class ProjectIndex:
     _resolved: bool = False
     _keys_by_abspath: dict[str, str] | None = None
     _digest: str | None = None
+    # What other parts keep for one run of this process (the findings cache's entries): cleared by refresh().
+    run_state: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def files(self) -> FilesView:
@@ -385,6 +387,7 @@ class ProjectIndex:
         self.entries = current
         self._keys_by_abspath = None
         self._digest = None
+        self.run_state.clear()
         self.stale = False
         self._resolved = False
         if not saved and (changed or not (self.cache_file and os.path.exists(self.cache_file))):
