@@ -6,7 +6,7 @@ import ast
 from typing import Any, Iterator
 
 from . import __version__, findings_cache
-from .analysis import analyze
+from .analysis import analyze, prepare as prepare_analysis
 from .index import get_index, mark_all_stale
 from .options import FLAKE8_OPTIONS, Options
 
@@ -35,10 +35,11 @@ class OrmReviewChecker:
             index.refresh_if_stale()
             findings_cache.prune(index)
             if not findings_cache.has_findings(index):
-                # Most files will be analysed: resolve the index here, in the main process,
-                # so forked --jobs workers inherit it (spawned workers resolve lazily).
-                # A warm run mostly reads stored findings and may never need it.
+                # Most files will be analysed: resolve the index and load the rules here, in the
+                # main process, so forked --jobs workers inherit them (spawned workers do it lazily).
+                # A warm run mostly reads stored findings and may never need them.
                 index.ensure_fresh()
+                prepare_analysis()
         except Exception:  # noqa: BLE001 - analysis reports ORM000 per file if it really fails
             pass
 
