@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import gc
 from typing import Any, Iterator
 
 from . import __version__, findings_cache
@@ -40,6 +41,13 @@ class OrmReviewChecker:
                 # A warm run mostly reads stored findings and may never need them.
                 index.ensure_fresh()
                 prepare_analysis()
+                if forks_workers(options):
+                    # CPython's recipe before fork(): what is alive now (flake8, the plugins, the
+                    # index, the rules) lives until the run ends, so the workers' full collections
+                    # skip it instead of walking (and copying) it in every worker.  Collected
+                    # first: no garbage is frozen.
+                    gc.collect()
+                    gc.freeze()
         except Exception:  # noqa: BLE001 - analysis reports ORM000 per file if it really fails
             pass
 
@@ -48,3 +56,9 @@ class OrmReviewChecker:
         source = "".join(self.lines)
         for finding in analyze(source, self.filename, options=self.options, tree=self.tree):
             yield finding.line, finding.col, f"{finding.code} {finding.message}", type(self)
+
+
+def forks_workers(options: Any) -> bool:
+    """Whether flake8 checks the files in forked ``--jobs`` workers (``auto`` or more than one)."""
+    jobs = str(getattr(options, "jobs", "1"))
+    return jobs == "auto" or (jobs.isdigit() and int(jobs) > 1)
