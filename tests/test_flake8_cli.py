@@ -173,7 +173,8 @@ def test_two_jobs_give_the_same_findings_as_one(project):
         write(project, f"extra{number}/__init__.py", "")
         write(project, f"extra{number}/models.py", SHOP_MODELS.replace("from core.models import Named", "from core.models import Named  # noqa: F401"))
     _, serial, _ = flake8(project, "--jobs=1", ".")
-    shutil.rmtree(project / CACHE_DIRNAME)  # a cold run: the workers analyse every file (the main process froze its heap)
+    # Cold again: the workers analyse every file, forked from a main process that froze its heap.
+    shutil.rmtree(project / CACHE_DIRNAME)
     code, parallel, stderr = flake8(project, "--jobs=2", ".")
     assert sorted(orm(serial)) == sorted(orm(parallel))
     assert "Traceback" not in stderr
