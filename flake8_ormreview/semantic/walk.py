@@ -3,10 +3,9 @@
 ``ast.walk`` is a generator over ``iter_child_nodes``; a dozen rules each
 walking every file cost more than the rest of the analysis together on real
 projects (see docs/performance.md).  :func:`all_nodes` walks once and keeps
-the node list and each node's parent in one :class:`TreeWalk`
-stored on the tree object itself, so the next file gets its own.  The
-analysis drops it when done (:func:`forget`): it holds the tree in a
-reference cycle.
+the node list and each node's parent in one :class:`TreeWalk` stored on the
+tree object itself, so the next file gets its own.  The analysis drops it
+when done (:func:`forget`): it holds the tree in a reference cycle.
 
 Two deliberate differences from ``ast.walk``, both measured on the benchmark
 projects (``benchmarks/snapshot.py``):
