@@ -52,6 +52,20 @@ def analyze(
     return result
 
 
+def prepare() -> None:
+    """Import what analysing a file needs (the rules, the extractor, the file context).
+
+    ``_analyze`` imports them on first use, so a lint answered from the findings
+    cache never loads them; a run about to analyse most files in forked
+    ``--jobs`` workers calls this first, and the workers inherit the modules
+    instead of each importing them again.
+    """
+    from . import context  # noqa: F401
+    from .semantic import extract  # noqa: F401
+
+    all_rules()
+
+
 def _analyze(source: str, path: str, index: ProjectIndex, options: Options, tree: ast.Module | None) -> list[Finding]:
     # Imported here: an editor's lint of an unchanged file is answered from the
     # findings cache without loading the extractor, the rules or the dataflow.
@@ -95,6 +109,7 @@ def _analyze(source: str, path: str, index: ProjectIndex, options: Options, tree
                 findings.update(rule.check(ctx))
         except Exception as exc:  # noqa: BLE001
             failure = failure or exc
+    ctx.release()
     result = sorted(findings)
     if failure is not None:
         result.insert(0, internal_error(failure))

@@ -14,6 +14,7 @@ may be an editor's unsaved buffer) and overrides what is on disk.
 from __future__ import annotations
 
 import ast
+import gc
 import json
 import os
 import re
@@ -149,9 +150,9 @@ def shallow_copy(model: ModelFact) -> ModelFact:
     return clone
 
 
-def facts_digest(raw: dict) -> str:
-    """A stable digest of one file's facts (as stored in the cache)."""
-    return digest_of(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode())[:16]
+def facts_digest(encoded: str) -> str:
+    """A digest of one file's facts as the cache file holds them (extraction is deterministic)."""
+    return digest_of(encoded.encode())[:16]
 
 
 class FileEntry:
@@ -161,14 +162,14 @@ class FileEntry:
     file's stat and digest: the facts file is not even read then.
     """
 
-    __slots__ = ("mtime", "size", "digest", "_facts", "_raw", "_stored", "_reextract")
+    __slots__ = ("mtime", "size", "digest", "_facts", "_raw", "_encoded", "_stored", "_reextract")
 
     def __init__(self, mtime: int, size: int, *, facts: ModuleFacts | None = None, raw: dict | None = None,
                  digest: str | None = None, stored: Callable[[], dict | None] | None = None,
                  reextract: Callable[[], ModuleFacts | None] | None = None) -> None:
-        self.mtime, self.size, self._facts, self._raw = mtime, size, facts, raw
+        self.mtime, self.size, self._facts, self._raw, self._encoded = mtime, size, facts, raw, None
         self._stored, self._reextract = stored, reextract
-        self.digest = digest or facts_digest(self.raw)
+        self.digest = digest or facts_digest(self.encoded)
 
     @property
     def facts(self) -> ModuleFacts:
@@ -184,9 +185,9 @@ class FileEntry:
         return self._facts
 
     def compact(self) -> None:
-        """Keep only the decoded facts (after saving), not their encoded copy."""
+        """Keep only the decoded facts (after saving), not their encoded copies."""
         if self._facts is not None:
-            self._raw = None
+            self._raw = self._encoded = None
 
     @property
     def raw(self) -> dict:
@@ -194,6 +195,16 @@ class FileEntry:
             stored = self._stored() if self._facts is None and self._stored else None
             self._raw = stored if isinstance(stored, dict) else module_to_dict(self.facts)
         return self._raw
+
+    @property
+    def encoded(self) -> str:
+        """The facts as JSON text, as the cache file holds them: encoded once for the
+        digest, the extraction child's pipe and the cache file."""
+        if self._encoded is None:
+            self._encoded = json.dumps(self.raw, separators=(",", ":"))
+            if self._facts is not None:
+                self._raw = None  # the text and the facts say it all
+        return self._encoded
 
 
 class StoredFacts:
@@ -250,6 +261,8 @@ class ProjectIndex:
     _resolved: bool = False
     _keys_by_abspath: dict[str, str] | None = None
     _digest: str | None = None
+    # What other parts keep for one run of this process (the findings cache's entries): cleared by refresh().
+    run_state: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def files(self) -> FilesView:
@@ -338,8 +351,12 @@ class ProjectIndex:
         header = {"version": CACHE_VERSION, "extractor": extractor_fingerprint(), "token": token,
                   "roots": [os.path.abspath(r) for r in self.roots]}
         ordered = sorted(self.entries.items())
-        table = dict(header, files={path: [entry.mtime, entry.size, entry.digest] for path, entry in ordered})
-        facts = {"token": token, "files": {path: entry.raw for path, entry in ordered}}
+        # dumps, not dump: json.dump streams through the pure-Python encoder (10x slower)
+        table = json.dumps(dict(header, files={path: [entry.mtime, entry.size, entry.digest] for path, entry in ordered}),
+                           separators=(",", ":"))
+        # The JSON object {"token": .., "files": {path: facts}}, from each file's facts encoded once.
+        files = ",".join(f"{json.dumps(path)}:{entry.encoded}" for path, entry in ordered)
+        facts = f'{{"token":{json.dumps(token)},"files":{{{files}}}}}'
         try:
             os.makedirs(self.cache_dir, exist_ok=True)
             ignore = os.path.join(self.cache_dir, ".gitignore")
@@ -347,11 +364,10 @@ class ProjectIndex:
                 with open(ignore, "w", encoding="utf-8") as handle:
                     handle.write("# Created by flake8-ormreview: the model index cache.\n*\n")
             # The facts first: a table is never on disk before the facts it points to.
-            for target, data in ((self.facts_file, facts), (self.cache_file, table)):
+            for target, text in ((self.facts_file, facts), (self.cache_file, table)):
                 fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=".index-", suffix=".tmp")
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    # dumps, not dump: json.dump streams through the pure-Python encoder (10x slower)
-                    handle.write(json.dumps(data, separators=(",", ":")))
+                    handle.write(text)
                 os.replace(tmp, target)  # atomic: concurrent writers never leave half a file
         except OSError:
             try:
@@ -384,6 +400,7 @@ class ProjectIndex:
         self.entries = current
         self._keys_by_abspath = None
         self._digest = None
+        self.run_state.clear()
         self.stale = False
         self._resolved = False
         if not saved and (changed or not (self.cache_file and os.path.exists(self.cache_file))):
@@ -426,13 +443,15 @@ class ProjectIndex:
         if pid == 0:  # the child: extract, save, send; exit without running the parent's cleanup
             status = 1
             try:
+                # Nothing inherited becomes garbage here: collections skip it (and copy none of its pages).
+                gc.freeze()
                 os.close(read_end)
                 with os.fdopen(write_end, "w", encoding="utf-8") as out:
                     self.entries = dict(known)
                     for path, entry in self._extracted(pending):
                         self.entries[path] = entry
-                        row = [path, entry.mtime, entry.size, entry.digest, entry.raw]
-                        out.write(json.dumps(row, separators=(",", ":")) + "\n")
+                        # [path, mtime, size, digest, facts], around the facts as the cache file will hold them
+                        out.write(f"[{json.dumps(path)},{entry.mtime},{entry.size},{json.dumps(entry.digest)},{entry.encoded}]\n")
                     self.save_cache()
                 status = 0
             finally:

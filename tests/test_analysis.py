@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import gc
 import os
 import textwrap
+import weakref
 from pathlib import Path
 
 import pytest
@@ -116,6 +119,30 @@ def test_an_absolute_path_names_the_same_file_as_the_project_walk(project):
     index = fresh_index()
     absolute = os.path.join(str(project), "billing", "models.py")
     assert codes(analyze(MONEY_AS_FLOAT, absolute, index=index)) == ["ORM304"]
+
+
+def test_an_analysed_tree_is_freed_as_soon_as_flake8_drops_it(project):
+    """No reference cycle through the tree outlives the analysis (the rules' caches, the shared walk)."""
+    write(project, "billing/models.py", MONEY_AS_FLOAT)
+    view = textwrap.dedent(
+        """
+        from billing.models import Invoice
+
+
+        def totals(request):
+            for invoice in Invoice.objects.filter(total__gt=request.GET["min"]):
+                print(invoice.total)
+        """
+    ).lstrip()
+    tree = ast.parse(view)
+    analyze(view, "billing/views.py", index=fresh_index(), tree=tree)
+    alive = weakref.ref(tree)
+    gc.disable()  # freed by reference counting alone, not by a later collection
+    try:
+        del tree
+        assert alive() is None
+    finally:
+        gc.enable()
 
 
 BASE_WITH_STR = textwrap.dedent(

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from flake8.main.options import JobsArgument
 
+from flake8_ormreview.index import CACHE_DIRNAME
 from flake8_ormreview.options import FLAKE8_OPTIONS
+from flake8_ormreview.plugin import forks_workers
 
 FORMAT = "--format=%(path)s:%(row)d:%(col)d:%(code)s:%(text)s"
 
@@ -168,12 +173,20 @@ def test_two_jobs_give_the_same_findings_as_one(project):
         write(project, f"extra{number}/__init__.py", "")
         write(project, f"extra{number}/models.py", SHOP_MODELS.replace("from core.models import Named", "from core.models import Named  # noqa: F401"))
     _, serial, _ = flake8(project, "--jobs=1", ".")
+    # Cold again: the workers analyse every file, forked from a main process that froze its heap.
+    shutil.rmtree(project / CACHE_DIRNAME)
     code, parallel, stderr = flake8(project, "--jobs=2", ".")
     assert sorted(orm(serial)) == sorted(orm(parallel))
     assert "Traceback" not in stderr
     tag_line = line_of(SHOP_MODELS, "class Tag(Named)")
     cross_file = {(path, row) for path, row, code in orm(parallel) if code == "ORM602"}
     assert {(f"extra{n}/models.py", tag_line) for n in range(4)} <= cross_file, "workers must see core/models.py"
+
+
+@pytest.mark.parametrize("jobs, forks", [("auto", True), ("2", True), ("1", False), (None, False)])
+def test_only_a_run_with_workers_counts_as_forking(jobs, forks):
+    options = argparse.Namespace() if jobs is None else argparse.Namespace(jobs=JobsArgument(jobs))
+    assert forks_workers(options) is forks
 
 
 def test_stdin_uses_the_display_name_and_the_text_from_stdin(project):

@@ -209,23 +209,29 @@ def _load(cls: type, data: dict[str, Any]) -> Any:
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
+# The leaves of the facts, copied as they are: checked before anything else (most values are).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """JSON-ready copy of ``value``; dataclasses lose the fields still at their default.
 
     The loader fills defaults back in, so a warm index reads a file several
     times smaller than ``asdict`` would write (see docs/performance.md).
     """
+    if type(value) in _SCALARS:
+        return value
     if is_dataclass(value) and not isinstance(value, type):
         out = {}
         for name, default in _defaults(type(value)):
             item = getattr(value, name)
             if default is MISSING or type(item) is not type(default) or item != default:
-                out[name] = _plain(item)
+                out[name] = item if type(item) in _SCALARS else _plain(item)
         return out
     if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+        return [item if type(item) in _SCALARS else _plain(item) for item in value]
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: item if type(item) in _SCALARS else _plain(item) for key, item in value.items()}
     return value
 
 

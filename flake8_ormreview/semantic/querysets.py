@@ -59,7 +59,7 @@ from typing import Iterator
 from ..index import Relation
 from .facts import ModelFact
 from .names import dotted
-from .walk import all_nodes, nodes_of, parent_map
+from .walk import nodes_of, parent_map
 
 INSTANCES, ROWS, SINGLE, SCALAR, STATEMENT, WRITE, MANAGER = (
     "instances", "rows", "single", "scalar", "statement", "write", "manager",
@@ -547,8 +547,8 @@ class QueryAnalysis:
             return {}
         if self._function_uses is None:
             self._function_uses = {}
-            for node in all_nodes(self.tree):
-                if isinstance(node, ast.Name) and node.id in self.module_functions and isinstance(node.ctx, ast.Load):
+            for node in nodes_of(self.tree, ast.Name):
+                if node.id in self.module_functions and isinstance(node.ctx, ast.Load):
                     self._function_uses.setdefault(node.id, []).append(node)
         calls = []
         for node in self._function_uses.get(function.name, []):
@@ -1146,8 +1146,8 @@ class QueryAnalysis:
 
     def loops(self) -> list[Loop]:
         if self._loops is None:
-            self._loops = [self.loop_for(node) for node in all_nodes(self.tree)
-                           if isinstance(node, (ast.For, ast.AsyncFor, ast.While) + COMPREHENSIONS)]
+            found = nodes_of(self.tree, ast.For, ast.AsyncFor, ast.While, *COMPREHENSIONS)
+            self._loops = [self.loop_for(node) for node in found]
         return self._loops
 
     def loop_for(self, node: ast.AST) -> Loop:

@@ -3,9 +3,9 @@
 ``ast.walk`` is a generator over ``iter_child_nodes``; a dozen rules each
 walking every file cost more than the rest of the analysis together on real
 projects (see docs/performance.md).  :func:`all_nodes` walks once and keeps
-the node list and (on demand) each node's parent in one :class:`TreeWalk`
-stored on the tree object itself, so it lives exactly as long as the tree
-and the next file gets its own.
+the node list and each node's parent in one :class:`TreeWalk` stored on the
+tree object itself, so the next file gets its own.  The analysis drops it
+when done (:func:`forget`): it holds the tree in a reference cycle.
 
 Two deliberate differences from ``ast.walk``, both measured on the benchmark
 projects (``benchmarks/snapshot.py``):
@@ -15,9 +15,9 @@ projects (``benchmarks/snapshot.py``):
   read ``node.ctx`` / ``node.op``), and they are a third of all nodes.
 - Nothing is set on the nodes themselves: an attribute on half a million
   nodes cost four times the walk itself.  Children are computed when asked
-  (a loop over the node's fields) and parents kept in one dict, built only
-  for the files whose rules need it: a children map for every node of a
-  large test module held more memory than flake8's own tree.
+  (a loop over the node's fields) and parents kept in one dict, filled by
+  the walk itself: a children map for every node of a large test module
+  held more memory than flake8's own tree.
 """
 
 from __future__ import annotations
@@ -51,42 +51,35 @@ def children(node: ast.AST) -> list[ast.AST]:
 
 
 class TreeWalk:
-    """Every node of one tree in breadth-first order, with parents and per-type lists on demand."""
+    """Every node of one tree in breadth-first order, its parent, and per-type lists on demand."""
 
-    __slots__ = ("nodes", "_parents", "_by_type", "_positions")
+    __slots__ = ("nodes", "parents", "_by_type", "_positions")
 
     def __init__(self, tree: ast.AST) -> None:
+        # The parents come with the walk: a second loop over the fields cost almost as much
+        # as the walk itself, and the query and data-flow analyses need them in most files.
         nodes = [tree]
+        parents: dict[ast.AST, ast.AST] = {}
         append = nodes.append
+        known_fields = _child_fields.get
         for node in nodes:  # the list grows while we iterate: a breadth-first walk
-            for name in _fields_of(type(node)):
+            fields = known_fields(type(node))
+            if fields is None:
+                fields = _fields_of(type(node))
+            for name in fields:
                 value = getattr(node, name, None)
                 if isinstance(value, ast.AST):
                     append(value)
+                    parents[value] = node
                 elif type(value) is list:
                     for item in value:
                         if isinstance(item, ast.AST):
                             append(item)
+                            parents[item] = node
         self.nodes = nodes
-        self._parents: dict[ast.AST, ast.AST] | None = None
+        self.parents = parents
         self._by_type: dict[tuple[type, ...], list[ast.AST]] = {}
         self._positions: dict[type, list[int]] | None = None
-
-    @property
-    def parents(self) -> dict[ast.AST, ast.AST]:
-        if self._parents is None:
-            parents: dict[ast.AST, ast.AST] = {}
-            for node in self.nodes:  # the walk's loop again, inlined: a call per node doubles the cost
-                for name in _fields_of(type(node)):
-                    value = getattr(node, name, None)
-                    if isinstance(value, ast.AST):
-                        parents[value] = node
-                    elif type(value) is list:
-                        for item in value:
-                            if isinstance(item, ast.AST):
-                                parents[item] = node
-            self._parents = parents
-        return self._parents
 
     def of_type(self, types: tuple[type, ...]) -> list[ast.AST]:
         found = self._by_type.get(types)
@@ -124,6 +117,20 @@ def tree_walk(tree: ast.AST) -> TreeWalk:
         except AttributeError:  # a node type without __dict__: just do not cache
             pass
     return cached
+
+
+def forget(tree: ast.AST) -> None:
+    """Drop the walk kept on ``tree``.
+
+    The walk refers back to the tree (its node list and parent map hold it), so
+    while it is attached the tree is a reference cycle that only a full garbage
+    collection frees, long after flake8 has dropped it.  Called once a file's
+    analysis is over: the tree is freed as soon as flake8 lets go of it.
+    """
+    try:
+        delattr(tree, _WALK)
+    except AttributeError:
+        pass
 
 
 def all_nodes(tree: ast.AST) -> list[ast.AST]:
