@@ -104,7 +104,14 @@ def new_in_initial_migrations(ctx: FileContext, migration: MigrationModel) -> se
     ``makemigrations`` splits a new app into ``0001_initial`` + ``0002_...`` (both
     ``initial = True``) to break foreign-key cycles: they are applied together to
     empty tables, like operations on a model created in the same migration.
+    Read once per file: every migration rule asks.
     """
+    if "new_in_initial_migrations" not in ctx.cache:
+        ctx.cache["new_in_initial_migrations"] = _new_in_initial_migrations(ctx, migration)
+    return ctx.cache["new_in_initial_migrations"]
+
+
+def _new_in_initial_migrations(ctx: FileContext, migration: MigrationModel) -> set[str]:
     if not migration.initial and not _shaped_like_initial_split(migration):
         return set()
     if "app_history" not in ctx.cache:
