@@ -660,11 +660,16 @@ def _max_length(definition: FieldDef) -> int | None:
     return DEFAULT_MAX_LENGTH.get(definition.type)
 
 
-def _type_parts(node: ast.AST | None) -> tuple[str, list]:
-    """``sa.String(length=50)`` -> ("String", [50]); ``sa.Numeric(10, 2)`` -> ("Numeric", [10, 2])."""
-    # sa.Text().with_variant(MEDIUMTEXT, "mysql"): the PostgreSQL column is the base type (mlflow).
+def _base_type(node: ast.AST | None) -> ast.AST | None:
+    """``sa.Text().with_variant(MEDIUMTEXT, "mysql")`` -> ``sa.Text()``: the PostgreSQL column is the base type (mlflow)."""
     while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "with_variant":
         node = node.func.value
+    return node
+
+
+def _type_parts(node: ast.AST | None) -> tuple[str, list]:
+    """``sa.String(length=50)`` -> ("String", [50]); ``sa.Numeric(10, 2)`` -> ("Numeric", [10, 2])."""
+    node = _base_type(node)
     call = node if isinstance(node, ast.Call) else None
     name = dotted(call.func if call else node) if node is not None else None
     values = []
@@ -682,8 +687,7 @@ NON_STORAGE_KEYWORDS = {"create_constraint", "name"}
 
 def _storage_signature(node: ast.AST) -> tuple[str, list[str], dict[str, str]]:
     """Type name, positional arguments and the keywords that decide how values are stored, as source text."""
-    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "with_variant":
-        node = node.func.value
+    node = _base_type(node)
     if not isinstance(node, ast.Call):
         return text_of(node).rsplit(".", 1)[-1], [], {}
     keywords = {k.arg: text_of(k.value) for k in node.keywords if k.arg not in NON_STORAGE_KEYWORDS}
