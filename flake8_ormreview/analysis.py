@@ -91,7 +91,7 @@ def _analyze(source: str, path: str, index: ProjectIndex, options: Options, tree
         facts = (index.unchanged_facts(path, source) if indexed else None) or extractor.run()
         # The index must see what a disk read would give (same pre-filter), else every
         # file the pre-filter skips would count as edited and re-resolve the project.
-        index.override(facts if indexed else ModuleFacts(path=path, module=module))
+        index.override(facts if indexed else ModuleFacts(path=path, module=module), source)
         ctx = FileContext(
             path=os.path.normpath(path),
             source=source,

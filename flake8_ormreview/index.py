@@ -28,9 +28,10 @@ from typing import Callable, Iterable, Iterator, TypeVar
 from .digest import digest_of, new_digest
 from .semantic.facts import FieldFact, IndexFact, ModelFact, ModuleFacts, module_from_dict, module_to_dict
 from .semantic.names import canonical, in_test_package, is_test_module, module_name_for
+from .semantic.outline import Outline, files_needing_facts, outline_of, text_digest
 
 T = TypeVar("T")
-CACHE_VERSION = 8
+CACHE_VERSION = 9
 CACHE_DIRNAME = ".orm-review-cache"
 SOURCE_SUFFIXES = (".py", ".pyw")
 SKIP_DIRS = {
@@ -69,7 +70,8 @@ def extractor_fingerprint() -> str:
     digest = new_digest()
     digest.update(__version__.encode())
     here = os.path.dirname(os.path.abspath(__file__))
-    for relative in ("index.py", "semantic/extract.py", "semantic/facts.py", "semantic/names.py", "semantic/migrations.py"):
+    for relative in ("index.py", "semantic/extract.py", "semantic/facts.py", "semantic/names.py", "semantic/migrations.py",
+                     "semantic/outline.py"):
         try:
             with open(os.path.join(here, relative), "rb") as handle:
                 digest.update(handle.read())
@@ -109,6 +111,11 @@ def facts_for_source(source: str | bytes, path: str, root: str) -> ModuleFacts:
         raw = source
     if not worth_indexing(raw, path, root):
         return ModuleFacts(path=path, module=module)
+    return parsed_facts(raw, path, root, module)
+
+
+def parsed_facts(raw: bytes, path: str, root: str, module: str) -> ModuleFacts:
+    """The facts of a file the pre-filter let through (empty when it does not parse)."""
     try:
         tree = ast.parse(raw, filename=path)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
@@ -162,14 +169,31 @@ class FileEntry:
     file's stat and digest: the facts file is not even read then.
     """
 
-    __slots__ = ("mtime", "size", "digest", "_facts", "_raw", "_encoded", "_stored", "_reextract")
+    __slots__ = ("mtime", "size", "digest", "outline", "deferred", "_facts", "_raw", "_encoded", "_stored", "_reextract")
 
     def __init__(self, mtime: int, size: int, *, facts: ModuleFacts | None = None, raw: dict | None = None,
                  digest: str | None = None, stored: Callable[[], dict | None] | None = None,
-                 reextract: Callable[[], ModuleFacts | None] | None = None) -> None:
+                 reextract: Callable[[], ModuleFacts | None] | None = None,
+                 outline: Outline | None = None, deferred: bool = False) -> None:
         self.mtime, self.size, self._facts, self._raw, self._encoded = mtime, size, facts, raw, None
         self._stored, self._reextract = stored, reextract
-        self.digest = digest or facts_digest(self.encoded)
+        # A deferred file (no model, parent or migration by its outline) is parsed only if a
+        # resolution goes through it; what other files can see of it stands for its facts meanwhile.
+        self.outline, self.deferred = outline, deferred
+        if deferred and outline is not None:
+            self.digest = outline.signature
+        else:
+            self.digest = digest or facts_digest(self.encoded)
+
+    @classmethod
+    def deferred_file(cls, mtime: int, size: int, outline: Outline,
+                      reextract: Callable[[], ModuleFacts | None] | None) -> "FileEntry":
+        return cls(mtime, size, outline=outline, deferred=True, reextract=reextract)
+
+    def adopt(self, facts: ModuleFacts) -> None:
+        """Facts read from this file's unchanged text elsewhere (the lint of a deferred file): no parse later."""
+        if self._facts is None and self._raw is None:
+            self._facts = facts
 
     @property
     def facts(self) -> ModuleFacts:
@@ -205,6 +229,14 @@ class FileEntry:
             if self._facts is not None:
                 self._raw = None  # the text and the facts say it all
         return self._encoded
+
+
+def table_row(entry: FileEntry) -> list:
+    """``[mtime, size, digest]``, then ``outline, deferred`` for a file the pre-filter let through."""
+    row: list = [entry.mtime, entry.size, entry.digest]
+    if entry.outline is not None:
+        row += [entry.outline.to_json(), int(entry.deferred)]
+    return row
 
 
 class StoredFacts:
@@ -249,6 +281,43 @@ class FilesView(Mapping):
 
     def __contains__(self, path: object) -> bool:
         return path in self._entries
+
+
+class ModuleTable(dict):
+    """Module name -> facts of the parsed files, plus the deferred files, parsed when a name is resolved through them.
+
+    ``get``/``[]`` answer for parsed files only: a deferred file holds no model.
+    ``in`` knows both (the index knows the module, whatever it holds).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deferred: dict[str, tuple[str, FileEntry]] = {}
+
+    def defer(self, module: str, path: str, entry: FileEntry) -> None:
+        if module:
+            self.deferred[module] = (path, entry)
+
+    def __contains__(self, module: object) -> bool:
+        return dict.__contains__(self, module) or module in self.deferred
+
+    def path_of(self, module: str) -> str | None:
+        facts = dict.get(self, module)
+        if facts is not None:
+            return facts.path
+        found = self.deferred.get(module)
+        return found[0] if found else None
+
+    def symbol(self, module: str, name: str) -> str | None:
+        """What ``module.name`` stands for (an import, a factory), or ``None``."""
+        facts = dict.get(self, module)
+        if facts is None:
+            found = self.deferred.get(module)
+            outline = found[1].outline if found else None
+            if outline is None or name not in outline.bound:
+                return None  # the file binds no such name: no parse needed to say so
+            facts = found[1].facts
+        return facts.symbols.get(name)
 
 
 @dataclass
@@ -335,13 +404,19 @@ class ProjectIndex:
                 return {}  # facts written by another version of the extraction code
             stored = StoredFacts(self.facts_file, str(data["token"]))
             entries = {}
-            for path, (mtime, size, digest) in data["files"].items():
+            for path, row in data["files"].items():
+                mtime, size, digest = row[:3]
                 if not isinstance(digest, str):
                     return {}
-                entries[path] = FileEntry(int(mtime), int(size), digest=digest, stored=partial(stored.raw_for, path),
-                                          reextract=partial(self.extract_file, path))
+                outline = Outline.from_json(row[3]) if len(row) > 3 else None
+                reextract = partial(self.extract_file, path)
+                if outline is not None and row[4]:
+                    entries[path] = FileEntry.deferred_file(int(mtime), int(size), outline, reextract)
+                else:
+                    entries[path] = FileEntry(int(mtime), int(size), digest=digest, stored=partial(stored.raw_for, path),
+                                              reextract=reextract, outline=outline)
             return entries
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
             return {}  # missing, unreadable or corrupt: rebuild
 
     def save_cache(self) -> None:
@@ -352,10 +427,9 @@ class ProjectIndex:
                   "roots": [os.path.abspath(r) for r in self.roots]}
         ordered = sorted(self.entries.items())
         # dumps, not dump: json.dump streams through the pure-Python encoder (10x slower)
-        table = json.dumps(dict(header, files={path: [entry.mtime, entry.size, entry.digest] for path, entry in ordered}),
-                           separators=(",", ":"))
+        table = json.dumps(dict(header, files={path: table_row(entry) for path, entry in ordered}), separators=(",", ":"))
         # The JSON object {"token": .., "files": {path: facts}}, from each file's facts encoded once.
-        files = ",".join(f"{json.dumps(path)}:{entry.encoded}" for path, entry in ordered)
+        files = ",".join(f"{json.dumps(path)}:{entry.encoded}" for path, entry in ordered if not entry.deferred)
         facts = f'{{"token":{json.dumps(token)},"files":{{{files}}}}}'
         try:
             os.makedirs(self.cache_dir, exist_ok=True)
@@ -394,8 +468,9 @@ class ProjectIndex:
                 continue
             changed = True
             pending.append((path, stat.st_mtime_ns, stat.st_size))
-        saved = self.extract_all(pending, current)
-        if set(current) != set(previous):
+        removed = set(previous) - set(current)
+        saved = self.extract_all(pending, current, reconsider=bool(pending or removed))
+        if removed:
             changed = True
         self.entries = current
         self._keys_by_abspath = None
@@ -408,8 +483,12 @@ class ProjectIndex:
         for entry in current.values():
             entry.compact()
 
-    def extract_all(self, pending: list[tuple[str, int, int]], entries: dict[str, FileEntry]) -> bool:
+    def extract_all(self, pending: list[tuple[str, int, int]], entries: dict[str, FileEntry], reconsider: bool = True) -> bool:
         """Add to ``entries`` the ``(path, mtime_ns, size)`` files that changed, read from disk.
+
+        With ``reconsider`` (some file changed or went), which files need
+        facts is worked out again from every outline: an unchanged file may
+        now need parsing (a new subclass names it as a base) or no longer.
 
         Many files (a cold index) are parsed in a forked child, which also
         writes the cache and streams each file's facts back: the syntax trees
@@ -418,19 +497,56 @@ class ProjectIndex:
         files, no fork (Windows) or a failed child: parsed here.  True when
         the child has written the cache.
         """
+        if not reconsider:
+            return False
         if len(pending) >= FORK_EXTRACTION_FROM and hasattr(os, "fork"):
             received = self._extract_in_child(pending, entries)
             if received is not None:
                 entries.update(received)
                 return True
-        entries.update(self._extracted(pending))
+        entries.update(self._extracted(pending, entries))
         return False
 
-    def _extracted(self, pending: list[tuple[str, int, int]]) -> Iterator[tuple[str, FileEntry]]:
+    def _extracted(self, pending: list[tuple[str, int, int]], known: dict[str, FileEntry]) -> Iterator[tuple[str, FileEntry]]:
+        """Entries for the changed files, and for the unchanged ones whose need for facts changed."""
+        outlines = {path: entry.outline for path, entry in known.items() if entry.outline is not None}
+        readable: list[tuple[str, int, int, bytes]] = []
         for path, mtime, size in pending:
-            facts = self.extract_file(path, size)
-            if facts is not None:  # None: vanished or unreadable since the stat
-                yield path, FileEntry(mtime, size, facts=facts)
+            try:
+                with open(path, "rb") as handle:
+                    raw = handle.read() if size <= MAX_FILE_BYTES else b""
+            except OSError:
+                continue  # vanished or unreadable since the stat
+            root = self.root_for(path)
+            if size > MAX_FILE_BYTES or not worth_indexing(raw, path, root):
+                yield path, FileEntry(mtime, size, facts=ModuleFacts(path=path, module="" if size > MAX_FILE_BYTES else module_name_for(path, root)))
+                continue
+            try:
+                outlines[path] = outline_of(raw)
+            except Exception:  # noqa: BLE001 - read it the slow way: parsed
+                outlines.pop(path, None)
+            readable.append((path, mtime, size, raw))
+        needed = files_needing_facts(outlines)
+        for path, mtime, size, raw in readable:
+            outline = outlines.get(path)
+            if outline is not None and path not in needed:
+                yield path, FileEntry.deferred_file(mtime, size, outline, partial(self.extract_file, path))
+                continue
+            root = self.root_for(path)
+            try:
+                facts = parsed_facts(raw, path, root, module_name_for(path, root))
+            except Exception:  # noqa: BLE001 - one odd file must not break every other file's analysis
+                facts = ModuleFacts(path=path, module="")
+            yield path, FileEntry(mtime, size, facts=facts, outline=outline)
+        for path, entry in known.items():
+            if entry.outline is None or (path in needed) != entry.deferred:
+                continue  # still as it was
+            if entry.deferred:
+                facts = self.extract_file(path, entry.size)
+                if facts is not None:
+                    yield path, FileEntry(entry.mtime, entry.size, facts=facts, outline=entry.outline)
+            else:
+                yield path, FileEntry.deferred_file(entry.mtime, entry.size, entry.outline, partial(self.extract_file, path))
 
     def _extract_in_child(self, pending: list[tuple[str, int, int]], known: dict[str, FileEntry]) -> dict[str, FileEntry] | None:
         read_end, write_end = os.pipe()
@@ -448,10 +564,13 @@ class ProjectIndex:
                 os.close(read_end)
                 with os.fdopen(write_end, "w", encoding="utf-8") as out:
                     self.entries = dict(known)
-                    for path, entry in self._extracted(pending):
+                    for path, entry in self._extracted(pending, known):
                         self.entries[path] = entry
-                        # [path, mtime, size, digest, facts], around the facts as the cache file will hold them
-                        out.write(f"[{json.dumps(path)},{entry.mtime},{entry.size},{json.dumps(entry.digest)},{entry.encoded}]\n")
+                        # [path, mtime, size, digest, facts or null, outline or null], around the facts as
+                        # the cache file will hold them
+                        facts = "null" if entry.deferred else entry.encoded
+                        outline = json.dumps(entry.outline.to_json()) if entry.outline is not None else "null"
+                        out.write(f"[{json.dumps(path)},{entry.mtime},{entry.size},{json.dumps(entry.digest)},{facts},{outline}]\n")
                     self.save_cache()
                 status = 0
             finally:
@@ -461,8 +580,12 @@ class ProjectIndex:
         with os.fdopen(read_end, encoding="utf-8") as received:
             for line in received:  # one file at a time: never all the encoded facts at once
                 try:
-                    path, mtime, size, digest, raw = json.loads(line)
-                    entries[path] = FileEntry(int(mtime), int(size), facts=module_from_dict(raw), digest=str(digest))
+                    path, mtime, size, digest, raw, outline = json.loads(line)
+                    outline = Outline.from_json(outline) if outline is not None else None
+                    if raw is None and outline is not None:
+                        entries[path] = FileEntry.deferred_file(int(mtime), int(size), outline, partial(self.extract_file, path))
+                    else:
+                        entries[path] = FileEntry(int(mtime), int(size), facts=module_from_dict(raw), digest=str(digest), outline=outline)
                 except (ValueError, TypeError, KeyError, AttributeError):
                     entries = None
                     break
@@ -489,8 +612,8 @@ class ProjectIndex:
         extraction.  ``None`` otherwise (an editor's buffer, a file edited since).
         """
         entry = self.entries.get(path)
-        if entry is None:
-            return None
+        if entry is None or entry.deferred:
+            return None  # a deferred file's facts would be a second parse: the caller extracts its own tree
         try:
             stat = os.stat(path)
             if stat.st_mtime_ns != entry.mtime or stat.st_size != entry.size:
@@ -513,12 +636,24 @@ class ProjectIndex:
         if not self._resolved:
             self.resolve()
 
-    def override(self, facts: ModuleFacts) -> None:
-        """Use ``facts`` (from the text being linted) for its path in place of the disk copy."""
+    def override(self, facts: ModuleFacts, source: str | None = None) -> None:
+        """Use ``facts`` (from the text being linted) for its path in place of the disk copy.
+
+        A deferred file is compared by its text (``source``), its facts were never read:
+        the same text, or the same outline (an edit inside a function changes nothing
+        another file can see).
+        """
         self.ensure_fresh()
         key = os.path.normpath(facts.path)
         known = self.entries.get(key)
-        if known is not None and known.facts == facts:
+        if known is not None and known.deferred and known.outline is not None:
+            same_text = source is not None and text_digest(source) == known.outline.digest
+            if same_text:
+                known.adopt(facts)
+            unchanged = same_text or (source is not None and outline_of(source).signature == known.outline.signature)
+        else:
+            unchanged = known is not None and known.facts == facts
+        if unchanged:
             if key in self.overrides:
                 del self.overrides[key]
                 self._resolved = False
@@ -531,7 +666,10 @@ class ProjectIndex:
     # -- resolution ----------------------------------------------------------------------
 
     def all_facts(self) -> Iterable[ModuleFacts]:
+        """Every file's facts, but a deferred file's only when the text being linted overrides it."""
         for path, entry in self.entries.items():
+            if entry.deferred and path not in self.overrides:
+                continue
             yield self.overrides.get(path) or entry.facts
         for path, facts in self.overrides.items():
             if path not in self.entries:
@@ -552,8 +690,11 @@ class ProjectIndex:
     def resolve(self) -> None:
         self._symbol_cache: dict[str, str] = {}
         self._memo: dict[object, object] = {}
-        self.modules: dict[str, ModuleFacts] = {}
+        self.modules = ModuleTable()
         self.classes: dict[str, ModelFact] = {}
+        for path, entry in self.entries.items():
+            if entry.deferred and path not in self.overrides:
+                self.modules.defer(module_name_for(path, self.root_for(path)), path, entry)
         for facts in self.all_facts():
             if facts.module:
                 self.modules[facts.module] = facts
@@ -603,11 +744,9 @@ class ProjectIndex:
         if depth > 8 or not qualname:
             return qualname
         module, _, name = qualname.rpartition(".")
-        facts = self.modules.get(module) if module else None
-        if facts is not None and name in facts.symbols:
-            target = facts.symbols[name]
-            if target != qualname:
-                return self.resolve_symbol(target, depth + 1)
+        target = self.modules.symbol(module, name) if module else None
+        if target is not None and target != qualname:
+            return self.resolve_symbol(target, depth + 1)
         if qualname not in self.classes and module:
             # ``pkg.mod.Class.attr``-style names: resolve the head, keep the tail.
             head = self.resolve_symbol(module, depth + 1)
@@ -802,6 +941,8 @@ class ProjectIndex:
         self.ensure_fresh()
         key = os.path.normpath(path)
         entry = self.entries.get(key)
+        if entry is not None and entry.deferred and key not in self.overrides:
+            return []  # no model by its outline
         facts = self.overrides.get(key) or (entry.facts if entry is not None else None)
         if facts is None:
             return []

@@ -55,6 +55,7 @@ def test_the_cache_is_written_and_a_second_index_reads_it_instead_of_parsing(pro
         raise AssertionError("a warm index must not re-extract unchanged files")
 
     monkeypatch.setattr(index_module, "facts_for_source", no_parsing)
+    monkeypatch.setattr(index_module, "parsed_facts", no_parsing)
     second = ProjectIndex(["."], CACHE_DIRNAME)
     assert "ORM103" in view_codes(second)
 
@@ -255,16 +256,19 @@ def test_a_failing_child_falls_back_to_parsing_here(project, monkeypatch):
     import flake8_ormreview.index as index_module
 
     monkeypatch.setattr(index_module, "FORK_EXTRACTION_FROM", 1)
-    parent, real_extract = os.getpid(), ProjectIndex.extract_file
+    parent, real_extracted = os.getpid(), ProjectIndex._extracted
+    children = []
 
     def crash_in_the_child(self, *args):
         if os.getpid() != parent:
             raise MemoryError("the child dies")
-        return real_extract(self, *args)
+        children.append("parsed here")
+        return real_extracted(self, *args)
 
-    monkeypatch.setattr(ProjectIndex, "extract_file", crash_in_the_child)
+    monkeypatch.setattr(ProjectIndex, "_extracted", crash_in_the_child)
     index = ProjectIndex(["."], cache_dir=None)
     index.ensure_fresh()
+    assert children == ["parsed here"]
     assert "shop.models.Order" in index.models
 
 

@@ -360,10 +360,10 @@ def _project_field_forces_null(ctx: FileContext, qualname: str) -> bool:
         return False
     target = ctx.index.resolve_symbol(qualname)
     module, _, name = target.rpartition(".")
-    facts = ctx.index.modules.get(module) if module else None
-    if facts is None:
+    path = ctx.index.modules.path_of(module) if module else None  # the field's module may be deferred: its path is known
+    if path is None:
         return False
-    return ctx.index.memo(("field-forces-null", facts.path, name), lambda: _class_sets_null(facts.path, name))
+    return ctx.index.memo(("field-forces-null", path, name), lambda: _class_sets_null(path, name))
 
 
 def _class_sets_null(path: str, name: str) -> bool:
