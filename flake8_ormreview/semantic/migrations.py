@@ -464,10 +464,13 @@ class _DjangoReader:
             op.name, op.new_name = string(args.get("old_name")), string(args.get("new_name"))
         elif op.kind == "CreateModel":
             for item in _operation_nodes(args.get("fields")):
-                if isinstance(item, ast.Tuple) and len(item.elts) == 2 and string(item.elts[0]):
+                if not (isinstance(item, ast.Tuple) and len(item.elts) == 2):
+                    continue
+                name = string(item.elts[0])
+                if name:
                     definition = field_definition(item.elts[1], self.imports)
                     if definition:
-                        op.fields[string(item.elts[0])] = definition
+                        op.fields[name] = definition
             op.options = self.options(args.get("options"))
         elif op.kind == "AlterModelOptions":
             op.options = self.options(args.get("options"))
