@@ -59,7 +59,7 @@ from typing import Iterator
 from ..index import Relation
 from .facts import ModelFact
 from .names import dotted
-from .walk import nodes_of, parent_map
+from .walk import nodes_of, parent_map, subtree
 
 INSTANCES, ROWS, SINGLE, SCALAR, STATEMENT, WRITE, MANAGER = (
     "instances", "rows", "single", "scalar", "statement", "write", "manager",
@@ -226,9 +226,10 @@ class Loop:
 
     def walk_body(self) -> Iterator[ast.AST]:
         # Rules walk the body of every loop (nested loops again): the node list is kept.
+        # Without the Load/Store/operator singletons: every caller looks for other nodes.
         cached = self.__dict__.get("_body_nodes")
         if cached is None:
-            cached = self.__dict__["_body_nodes"] = [node for item in self.body for node in ast.walk(item)]
+            cached = self.__dict__["_body_nodes"] = [node for item in self.body for node in subtree(item)]
         return iter(cached)
 
 
@@ -256,14 +257,14 @@ def names_in(node: ast.AST | None) -> set[str]:
         return set()
     if isinstance(node, ast.Name):
         return {node.id}  # the common case, without a walk
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return {n.id for n in subtree(node) if isinstance(n, ast.Name)}
 
 
 def bound_names(target: ast.AST) -> set[str]:
     """Names bound by an assignment / loop target."""
     if isinstance(target, ast.Name):  # the common case, without a walk
         return {target.id} if isinstance(target.ctx, ast.Store) else set()
-    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return {n.id for n in subtree(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
 def method_chain(node: ast.AST) -> list[tuple[str, ast.Call]]:
@@ -1212,7 +1213,7 @@ class QueryAnalysis:
 def assigned_in(body: list[ast.AST]) -> set[str]:
     names: set[str] = set()
     for stmt in body:
-        for node in ast.walk(stmt):
+        for node in subtree(stmt):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 names.add(node.id)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):

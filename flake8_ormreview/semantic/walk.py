@@ -102,6 +102,31 @@ def children(node: ast.AST) -> list[ast.AST]:
     return kids
 
 
+def subtree(node: ast.AST) -> list[ast.AST]:
+    """``list(ast.walk(node))`` without the singletons, nothing cached: for the small walks
+    (a loop body, an assignment target) whose callers look for no ``Load``/``Store``/operator."""
+    nodes = [node]
+    append = nodes.append
+    known_plan = _child_plans.get
+    for current in nodes:  # breadth-first, as ast.walk
+        plan = known_plan(type(current))
+        if plan is None:
+            plan = _plan_of(type(current))
+        for name, kind in plan:
+            value = getattr(current, name, None)
+            if value is None:
+                continue
+            if kind == _NODE:
+                append(value)
+            elif kind == _LIST:
+                nodes.extend([item for item in value if item is not None])
+            elif isinstance(value, ast.AST):
+                append(value)
+            elif type(value) is list:
+                nodes.extend([item for item in value if isinstance(item, ast.AST)])
+    return nodes
+
+
 class TreeWalk:
     """Every node of one tree in breadth-first order, its parent, and per-type lists on demand."""
 
