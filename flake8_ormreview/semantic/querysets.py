@@ -500,6 +500,7 @@ class QueryAnalysis:
         self._instance_memo: dict[int, Instance | None] = {}
         self._loops_by_node: dict[int, Loop] | None = None
         self._function_memo: dict[ast.AST, ast.AST | None] = {}
+        self._class_members: dict[ast.ClassDef, dict[str, ast.AST]] = {}
         self._model_memo: dict[str | None, ModelFact | None] = {}
         self._returns_by_function: dict[ast.AST | None, list[ast.Return]] | None = None
 
@@ -509,11 +510,22 @@ class QueryAnalysis:
         memo = self._function_memo
         if node in memo:
             return memo[node]
-        current = self.parents.get(node)
-        while current is not None and not isinstance(current, FUNCTIONS):
-            current = self.parents.get(current)
-        memo[node] = current
-        return current
+        # Every node passed on the way up has the same answer: remember it for each, and
+        # stop at the first one already known (rules ask for most nodes of a function).
+        chain = [node]
+        parents = self.parents
+        while True:
+            parent = parents.get(chain[-1])
+            if parent is None or isinstance(parent, FUNCTIONS):
+                found = parent
+                break
+            if parent in memo:
+                found = memo[parent]
+                break
+            chain.append(parent)
+        for passed in chain:
+            memo[passed] = found
+        return found
 
     def statement_of(self, node: ast.AST) -> ast.stmt | None:
         current: ast.AST | None = node
@@ -1135,13 +1147,17 @@ class QueryAnalysis:
         owner = self.parents.get(function)
         if not isinstance(owner, ast.ClassDef):
             return None
-        for stmt in owner.body:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
-                return stmt
-            if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
-                    and stmt.targets[0].id == name):
-                return stmt.value
-        return None
+        members = self._class_members.get(owner)
+        if members is None:
+            # Once per class, not once per ``self.x`` of its methods: the first statement
+            # naming each member wins, as a scan of the body in order would find it.
+            members = self._class_members[owner] = {}
+            for stmt in owner.body:
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    members.setdefault(stmt.name, stmt)
+                elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                    members.setdefault(stmt.targets[0].id, stmt.value)
+        return members.get(name)
 
     # -- loops ------------------------------------------------------------------------------
 
