@@ -478,6 +478,7 @@ def enclosing_function(ctx, node: ast.AST) -> ast.AST | None:
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_STATEMENT_OR_FUNCTION = (ast.stmt,) + FUNCTIONS
 Env = dict  # name -> QueryInfo | Instance
 
 
@@ -609,10 +610,15 @@ class QueryAnalysis:
     def with_comprehension_targets(self, node: ast.AST, env: Env) -> Env:
         """Add the variables of comprehensions enclosing ``node`` (outermost first)."""
         ancestors = [node]
-        current = self.parents.get(node)
-        while current is not None and not isinstance(current, (ast.stmt,) + FUNCTIONS):
+        parents = self.parents
+        current = parents.get(node)
+        in_comprehension = False
+        while current is not None and not isinstance(current, _STATEMENT_OR_FUNCTION):
             ancestors.append(current)
-            current = self.parents.get(current)
+            in_comprehension = in_comprehension or isinstance(current, COMPREHENSIONS)
+            current = parents.get(current)
+        if not in_comprehension:
+            return env  # the common case: no enclosing comprehension, nothing to add
         found = [(i, a) for i, a in enumerate(ancestors) if isinstance(a, COMPREHENSIONS) and i >= 1]
         if not found:
             return env
