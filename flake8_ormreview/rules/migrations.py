@@ -89,13 +89,21 @@ def _summary(ctx: FileContext) -> dict | None:
 
 
 def state_at(ctx: FileContext, migration: MigrationModel, op: Operation) -> dict | None:
-    """The app's model state just before ``op`` (``None``: history unknown); history read once per file."""
+    """The app's model state just before ``op`` (``None``: history unknown); history read once per file.
+
+    Read only: the state is shared by every caller asking about ``op``.
+    """
     if "app_history" not in ctx.cache:
         ctx.cache["app_history"] = app_history(ctx.index, migration.path, _summary(ctx))
     history = ctx.cache["app_history"]
     if history is None:
         return None
-    return state_before(ctx.index, migration, _summary(ctx), op, history)
+    # Several rules ask for the state before the same operation (previous_field, the
+    # table name); every caller only reads it, so one copy per operation is enough.
+    states = ctx.cache.setdefault("state_at", {})
+    if id(op) not in states:
+        states[id(op)] = (op, state_before(ctx.index, migration, _summary(ctx), op, history))
+    return states[id(op)][1]
 
 
 def new_in_initial_migrations(ctx: FileContext, migration: MigrationModel) -> set[str]:

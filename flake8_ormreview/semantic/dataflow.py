@@ -194,6 +194,14 @@ def bind_target(scope: Scope, target: ast.AST, value: ast.AST | None, kind: str,
         bind_target(scope, target.value, None, "other", line)
 
 
+# Every node kind the chain in build_scope looks at.
+_BINDING_NODES = (
+    ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor, ast.With, ast.AsyncWith, ast.NamedExpr,
+    ast.Import, ast.ImportFrom, *FUNCTION_NODES, ast.ClassDef, ast.ExceptHandler, ast.Call,
+)
+_binds_by_class: dict[type, bool] = {}
+
+
 def build_scope(node: ast.AST, parent: Scope | None = None) -> Scope:
     scope = Scope(node, parent)
     if isinstance(node, (*FUNCTION_NODES, ast.Lambda)):
@@ -202,6 +210,13 @@ def build_scope(node: ast.AST, parent: Scope | None = None) -> Scope:
             scope.params.add(arg.arg)
     statements = iter_module_level(node) if isinstance(node, ast.Module) else own_nodes(node)
     for stmt in statements:
+        # Most nodes (names, constants, attributes) bind nothing: one look-up by class
+        # instead of the whole chain of isinstance tests below.
+        binds = _binds_by_class.get(type(stmt))
+        if binds is None:
+            binds = _binds_by_class[type(stmt)] = issubclass(type(stmt), _BINDING_NODES)
+        if not binds:
+            continue
         line = getattr(stmt, "lineno", 0)
         if isinstance(stmt, ast.Assign):
             for target in stmt.targets:

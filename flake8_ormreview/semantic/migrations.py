@@ -214,6 +214,9 @@ def is_callable_default(node: ast.AST | None, imports: ImportMap) -> bool:
     return True
 
 
+RELATIONS = {"ForeignKey": "fk", "OneToOneField": "o2o", "ManyToManyField": "m2m"}
+
+
 def field_definition(node: ast.AST | None, imports: ImportMap) -> FieldDef | None:
     if not isinstance(node, ast.Call):
         return None
@@ -222,12 +225,13 @@ def field_definition(node: ast.AST | None, imports: ImportMap) -> FieldDef | Non
         return None
     kw = {k.arg: k.value for k in node.keywords if k.arg}
     short = qualname.rsplit(".", 1)[-1]
-    relation = {"ForeignKey": "fk", "OneToOneField": "o2o", "ManyToManyField": "m2m"}.get(short, "")
+    relation = RELATIONS.get(short, "")
 
     def number(key: str) -> int | None:
         value = literal(kw.get(key))
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
+    db_index = literal(kw.get("db_index"))  # None when absent, as when not literal
     return FieldDef(
         type=short,
         qualname=qualname,
@@ -236,7 +240,7 @@ def field_definition(node: ast.AST | None, imports: ImportMap) -> FieldDef | Non
         max_digits=number("max_digits"),
         decimal_places=number("decimal_places"),
         db_column=string(kw.get("db_column")),
-        db_index=bool(literal(kw["db_index"])) if "db_index" in kw and literal(kw["db_index"]) is not None else None,
+        db_index=None if db_index is None else bool(db_index),
         unique=is_true(kw.get("unique")) or relation == "o2o",
         primary_key=is_true(kw.get("primary_key")),
         relation=relation,
@@ -464,10 +468,13 @@ class _DjangoReader:
             op.name, op.new_name = string(args.get("old_name")), string(args.get("new_name"))
         elif op.kind == "CreateModel":
             for item in _operation_nodes(args.get("fields")):
-                if isinstance(item, ast.Tuple) and len(item.elts) == 2 and string(item.elts[0]):
+                if not (isinstance(item, ast.Tuple) and len(item.elts) == 2):
+                    continue
+                name = string(item.elts[0])
+                if name:
                     definition = field_definition(item.elts[1], self.imports)
                     if definition:
-                        op.fields[string(item.elts[0])] = definition
+                        op.fields[name] = definition
             op.options = self.options(args.get("options"))
         elif op.kind == "AlterModelOptions":
             op.options = self.options(args.get("options"))

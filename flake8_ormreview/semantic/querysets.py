@@ -59,7 +59,7 @@ from typing import Iterator
 from ..index import Relation
 from .facts import ModelFact
 from .names import dotted
-from .walk import nodes_of, parent_map
+from .walk import nodes_of, parent_map, subtree
 
 INSTANCES, ROWS, SINGLE, SCALAR, STATEMENT, WRITE, MANAGER = (
     "instances", "rows", "single", "scalar", "statement", "write", "manager",
@@ -226,9 +226,10 @@ class Loop:
 
     def walk_body(self) -> Iterator[ast.AST]:
         # Rules walk the body of every loop (nested loops again): the node list is kept.
+        # Without the Load/Store/operator singletons: every caller looks for other nodes.
         cached = self.__dict__.get("_body_nodes")
         if cached is None:
-            cached = self.__dict__["_body_nodes"] = [node for item in self.body for node in ast.walk(item)]
+            cached = self.__dict__["_body_nodes"] = [node for item in self.body for node in subtree(item)]
         return iter(cached)
 
 
@@ -256,14 +257,14 @@ def names_in(node: ast.AST | None) -> set[str]:
         return set()
     if isinstance(node, ast.Name):
         return {node.id}  # the common case, without a walk
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return {n.id for n in subtree(node) if isinstance(n, ast.Name)}
 
 
 def bound_names(target: ast.AST) -> set[str]:
     """Names bound by an assignment / loop target."""
     if isinstance(target, ast.Name):  # the common case, without a walk
         return {target.id} if isinstance(target.ctx, ast.Store) else set()
-    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return {n.id for n in subtree(target) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
 def method_chain(node: ast.AST) -> list[tuple[str, ast.Call]]:
@@ -477,6 +478,7 @@ def enclosing_function(ctx, node: ast.AST) -> ast.AST | None:
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_STATEMENT_OR_FUNCTION = (ast.stmt,) + FUNCTIONS
 Env = dict  # name -> QueryInfo | Instance
 
 
@@ -499,6 +501,7 @@ class QueryAnalysis:
         self._instance_memo: dict[int, Instance | None] = {}
         self._loops_by_node: dict[int, Loop] | None = None
         self._function_memo: dict[ast.AST, ast.AST | None] = {}
+        self._class_members: dict[ast.ClassDef, dict[str, ast.AST]] = {}
         self._model_memo: dict[str | None, ModelFact | None] = {}
         self._returns_by_function: dict[ast.AST | None, list[ast.Return]] | None = None
 
@@ -508,11 +511,22 @@ class QueryAnalysis:
         memo = self._function_memo
         if node in memo:
             return memo[node]
-        current = self.parents.get(node)
-        while current is not None and not isinstance(current, FUNCTIONS):
-            current = self.parents.get(current)
-        memo[node] = current
-        return current
+        # Every node passed on the way up has the same answer: remember it for each, and
+        # stop at the first one already known (rules ask for most nodes of a function).
+        chain = [node]
+        parents = self.parents
+        while True:
+            parent = parents.get(chain[-1])
+            if parent is None or isinstance(parent, FUNCTIONS):
+                found = parent
+                break
+            if parent in memo:
+                found = memo[parent]
+                break
+            chain.append(parent)
+        for passed in chain:
+            memo[passed] = found
+        return found
 
     def statement_of(self, node: ast.AST) -> ast.stmt | None:
         current: ast.AST | None = node
@@ -596,10 +610,15 @@ class QueryAnalysis:
     def with_comprehension_targets(self, node: ast.AST, env: Env) -> Env:
         """Add the variables of comprehensions enclosing ``node`` (outermost first)."""
         ancestors = [node]
-        current = self.parents.get(node)
-        while current is not None and not isinstance(current, (ast.stmt,) + FUNCTIONS):
+        parents = self.parents
+        current = parents.get(node)
+        in_comprehension = False
+        while current is not None and not isinstance(current, _STATEMENT_OR_FUNCTION):
             ancestors.append(current)
-            current = self.parents.get(current)
+            in_comprehension = in_comprehension or isinstance(current, COMPREHENSIONS)
+            current = parents.get(current)
+        if not in_comprehension:
+            return env  # the common case: no enclosing comprehension, nothing to add
         found = [(i, a) for i, a in enumerate(ancestors) if isinstance(a, COMPREHENSIONS) and i >= 1]
         if not found:
             return env
@@ -1134,13 +1153,17 @@ class QueryAnalysis:
         owner = self.parents.get(function)
         if not isinstance(owner, ast.ClassDef):
             return None
-        for stmt in owner.body:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == name:
-                return stmt
-            if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
-                    and stmt.targets[0].id == name):
-                return stmt.value
-        return None
+        members = self._class_members.get(owner)
+        if members is None:
+            # Once per class, not once per ``self.x`` of its methods: the first statement
+            # naming each member wins, as a scan of the body in order would find it.
+            members = self._class_members[owner] = {}
+            for stmt in owner.body:
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    members.setdefault(stmt.name, stmt)
+                elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                    members.setdefault(stmt.targets[0].id, stmt.value)
+        return members.get(name)
 
     # -- loops ------------------------------------------------------------------------------
 
@@ -1212,7 +1235,7 @@ class QueryAnalysis:
 def assigned_in(body: list[ast.AST]) -> set[str]:
     names: set[str] = set()
     for stmt in body:
-        for node in ast.walk(stmt):
+        for node in subtree(stmt):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 names.add(node.id)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
