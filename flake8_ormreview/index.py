@@ -385,6 +385,13 @@ class ProjectIndex:
         return self._keys_by_abspath.get(os.path.abspath(key), key)
 
     def root_for(self, path: str) -> str:
+        roots = self.__dict__.setdefault("_roots_by_path", {})  # asked several times per file
+        found = roots.get(path)
+        if found is None:
+            found = roots[path] = self._root_for(path)
+        return found
+
+    def _root_for(self, path: str) -> str:
         absolute = os.path.abspath(path)
         for root in self.roots:
             base = os.path.abspath(root)
@@ -549,6 +556,10 @@ class ProjectIndex:
                 yield path, FileEntry.deferred_file(entry.mtime, entry.size, entry.outline, partial(self.extract_file, path))
 
     def _extract_in_child(self, pending: list[tuple[str, int, int]], known: dict[str, FileEntry]) -> dict[str, FileEntry] | None:
+        # Imported here, before the fork: the child inherits the extractor, and this process,
+        # about to analyse the files that changed, needs it too.
+        from .semantic import extract  # noqa: F401
+
         read_end, write_end = os.pipe()
         try:
             pid = os.fork()

@@ -128,7 +128,7 @@ def outline_of(raw: bytes | str) -> Outline:
 
 
 def always_parsed(text: str) -> bool:
-    if REVISION_WORD in text:
+    if REVISION_WORD in text or ("revision" in text and "alembic" in text):
         return True
     return any(call in text for call in CORE_CALLS) and any(word in text for word in SQLALCHEMY_WORDS)
 
