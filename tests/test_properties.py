@@ -10,6 +10,7 @@ findings keeps the template's heading structure.
 from __future__ import annotations
 
 import ast
+import keyword
 import os
 import tempfile
 import textwrap
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from flake8_ormreview.analysis import analyze
 from flake8_ormreview.index import ProjectIndex
 from flake8_ormreview.registry import RULES
+from flake8_ormreview.semantic.outline import outline_of
 
 # An empty source root: the index must not walk the checkout (or /tmp) for every example.
 EMPTY_ROOT = tempfile.mkdtemp(prefix="orm-properties-")
@@ -413,3 +415,57 @@ def report_keeps_its_structure(files: dict[str, str], results: dict[str, list]) 
     assert [h for h in headings if h[0] <= 2] == [
         (1, TITLE), (2, H_DASHBOARD), (2, H_EXCELLENCE), (2, H_CRITICAL), (2, H_OPPORTUNITIES), (2, H_TASKS), (2, H_VALIDATION),
     ]
+
+
+# -- the index's outline (read without parsing) -------------------------------------------
+
+
+def last_name(node: ast.expr) -> str | None:
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else None
+
+
+IDENTIFIERS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True).filter(lambda name: not keyword.iskeyword(name))
+DOTTED = st.lists(IDENTIFIERS, min_size=1, max_size=3).map(".".join)
+
+
+@st.composite
+def class_statements(draw) -> str:
+    """Nested class statements with dotted, subscripted and keyword bases, laid out over lines and comments."""
+    lines, indent = [], ""
+    for _ in range(draw(st.integers(1, 4))):
+        bases = draw(st.lists(st.one_of(DOTTED, DOTTED.map(lambda name: name + "[int]")), max_size=3))
+        bases += draw(st.lists(IDENTIFIERS.map(lambda name: name + "=True"), max_size=1))
+        separator = draw(st.sampled_from([", ", ",\n" + indent + "        ", ",  # a note\n" + indent + "    "]))
+        arguments = f"({separator.join(bases)})" if bases else draw(st.sampled_from(["", "()"]))
+        lines.append(f"{indent}class {draw(IDENTIFIERS)}{arguments}:")
+        indent += "    "
+        if draw(st.booleans()):
+            lines.append(indent + 'label = "class Fake(Base):"')
+    lines.append(indent + "pass")
+    return "\n".join(lines) + "\n"
+
+
+@SETTINGS
+@given(body=st.one_of(hypothesmith.from_grammar(), class_statements()), nested=st.booleans())
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")
+def test_the_outline_sees_every_class_the_parser_sees(body, nested):
+    """A class the outline missed could be a model the index never parses: every class
+    statement, with the last names of its bases, is in the outline, or the file is parsed.
+    Nested under an ``if`` too, as django-oscar declares its models."""
+    source = "if not registered:\n" + textwrap.indent(body, "    ") + "\n    pass\n" if nested else body
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        assume(False)
+    outline = outline_of(source)
+    if outline.always:
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            expected = {last_name(base) for base in node.bases} - {None}
+            read = [set(bases) for name, bases in outline.classes if name == node.name]
+            assert any(expected <= bases for bases in read), (node.name, expected, outline.classes)
