@@ -43,7 +43,10 @@ SKIP_DIRS = {
 INTERESTING = re.compile(rb"django|sqlalchemy|sqlmodel|alembic|Model|models|Column|Base|Table")
 MAX_FILE_BYTES = 2_000_000
 MODEL_SLOTS = ModelFact.__slots__
-FORK_EXTRACTION_FROM = 64  # files to (re)read before the extraction moves to a child process
+FORK_EXTRACTION_FROM = 64  # files to parse before the extraction moves to child processes
+EXTRACTION_CHILDREN = 2
+# A file to parse: (path, mtime_ns, size, its bytes or None to read them, its outline).
+ToParse = tuple[str, int, int, "bytes | None", "Outline | None"]
 
 DJANGO_MODEL_ROOTS = {"django:Model"}
 # Django's own model classes meant to be subclassed (the index cannot read their source).
@@ -231,6 +234,39 @@ class FileEntry:
         return self._encoded
 
 
+def _lines_of(fds: list[int]) -> Iterator[str]:
+    """The lines written to the read ends ``fds``, read as they come, until every writer is done."""
+    import selectors
+
+    with selectors.DefaultSelector() as selector:
+        buffers: dict[int, bytes] = {}
+        for fd in fds:
+            selector.register(fd, selectors.EVENT_READ)
+            buffers[fd] = b""
+        while buffers:
+            for key, _ in selector.select():
+                fd = key.fd
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    selector.unregister(fd)
+                    os.close(fd)
+                    if buffers.pop(fd):
+                        yield "\ufffd"  # a last line without its newline: a child stopped halfway
+                    continue
+                *lines, buffers[fd] = (buffers[fd] + chunk).split(b"\n")
+                for line in lines:
+                    yield line.decode("utf-8")
+
+
+def _reap(children: list[tuple[int, int]]) -> bool:
+    """Wait for every child; True when all of them succeeded."""
+    succeeded = True
+    for pid, _ in children:
+        _, status = os.waitpid(pid, 0)
+        succeeded = succeeded and status == 0
+    return succeeded
+
+
 def table_row(entry: FileEntry) -> list:
     """``[mtime, size, digest]``, then ``outline, deferred`` for a file the pre-filter let through."""
     row: list = [entry.mtime, entry.size, entry.digest]
@@ -332,6 +368,8 @@ class ProjectIndex:
     _digest: str | None = None
     # What other parts keep for one run of this process (the findings cache's entries): cleared by refresh().
     run_state: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
+    # Called while forked children parse (this process would only wait): the plugin loads the rules then.
+    while_extracting: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def files(self) -> FilesView:
@@ -475,8 +513,8 @@ class ProjectIndex:
                 continue
             changed = True
             pending.append((path, stat.st_mtime_ns, stat.st_size))
-        removed = set(previous) - set(current)
-        saved = self.extract_all(pending, current, reconsider=bool(pending or removed))
+        removed = set(previous) - set(current) - {path for path, _, _ in pending}
+        self.extract_all(pending, current, reconsider=bool(pending or removed))
         if removed:
             changed = True
         self.entries = current
@@ -485,39 +523,46 @@ class ProjectIndex:
         self.run_state.clear()
         self.stale = False
         self._resolved = False
-        if not saved and (changed or not (self.cache_file and os.path.exists(self.cache_file))):
+        if changed or not (self.cache_file and os.path.exists(self.cache_file)):
             self.save_cache()
         for entry in current.values():
             entry.compact()
 
-    def extract_all(self, pending: list[tuple[str, int, int]], entries: dict[str, FileEntry], reconsider: bool = True) -> bool:
+    def extract_all(self, pending: list[tuple[str, int, int]], entries: dict[str, FileEntry], reconsider: bool = True) -> None:
         """Add to ``entries`` the ``(path, mtime_ns, size)`` files that changed, read from disk.
 
         With ``reconsider`` (some file changed or went), which files need
         facts is worked out again from every outline: an unchanged file may
         now need parsing (a new subclass names it as a base) or no longer.
 
-        Many files (a cold index) are parsed in a forked child, which also
-        writes the cache and streams each file's facts back: the syntax trees
-        of a large project would leave this process's heap fragmented (5 MB of
-        wagtail's RSS), and every forked flake8 worker would inherit it.  Few
-        files, no fork (Windows) or a failed child: parsed here.  True when
-        the child has written the cache.
+        Many files to parse (a cold index) are parsed in two forked children,
+        which stream each file's facts back: the syntax trees of a large
+        project would leave this process's heap fragmented (5 MB of wagtail's
+        RSS), and every forked flake8 worker would inherit it; two, because
+        the index is built before flake8 starts its workers, so this is wall
+        time on a machine with idle cores.  Few files, no fork (Windows) or a
+        failed child: parsed here.
         """
         if not reconsider:
-            return False
-        if len(pending) >= FORK_EXTRACTION_FROM and hasattr(os, "fork"):
-            received = self._extract_in_child(pending, entries)
+            return
+        to_parse = self._plan(pending, entries)
+        if len(to_parse) >= FORK_EXTRACTION_FROM and hasattr(os, "fork"):
+            received = self._parse_in_children(to_parse)
             if received is not None:
                 entries.update(received)
-                return True
-        entries.update(self._extracted(pending, entries))
-        return False
+                return
+        entries.update(self._parsed(to_parse))
 
-    def _extracted(self, pending: list[tuple[str, int, int]], known: dict[str, FileEntry]) -> Iterator[tuple[str, FileEntry]]:
-        """Entries for the changed files, and for the unchanged ones whose need for facts changed."""
-        outlines = {path: entry.outline for path, entry in known.items() if entry.outline is not None}
-        readable: list[tuple[str, int, int, bytes]] = []
+    def _plan(self, pending: list[tuple[str, int, int]], entries: dict[str, FileEntry]) -> list[ToParse]:
+        """Read the changed files' outlines and decide which files need facts.
+
+        ``entries`` (the unchanged files) gets every entry that needs no parse:
+        changed files without ORM words, deferred files, and unchanged files
+        deferred from now on.  Returned: the files to parse.
+        """
+        unchanged = dict(entries)
+        outlines = {path: entry.outline for path, entry in unchanged.items() if entry.outline is not None}
+        readable: list[ToParse] = []
         for path, mtime, size in pending:
             try:
                 with open(path, "rb") as handle:
@@ -526,82 +571,100 @@ class ProjectIndex:
                 continue  # vanished or unreadable since the stat
             root = self.root_for(path)
             if size > MAX_FILE_BYTES or not worth_indexing(raw, path, root):
-                yield path, FileEntry(mtime, size, facts=ModuleFacts(path=path, module="" if size > MAX_FILE_BYTES else module_name_for(path, root)))
+                module = "" if size > MAX_FILE_BYTES else module_name_for(path, root)
+                entries[path] = FileEntry(mtime, size, facts=ModuleFacts(path=path, module=module))
                 continue
             try:
                 outlines[path] = outline_of(raw)
             except Exception:  # noqa: BLE001 - read it the slow way: parsed
                 outlines.pop(path, None)
-            readable.append((path, mtime, size, raw))
+            readable.append((path, mtime, size, raw, outlines.get(path)))
         needed = files_needing_facts(outlines)
-        for path, mtime, size, raw in readable:
-            outline = outlines.get(path)
+        to_parse: list[ToParse] = []
+        for path, mtime, size, raw, outline in readable:
             if outline is not None and path not in needed:
-                yield path, FileEntry.deferred_file(mtime, size, outline, partial(self.extract_file, path))
-                continue
+                entries[path] = FileEntry.deferred_file(mtime, size, outline, partial(self.extract_file, path))
+            else:
+                to_parse.append((path, mtime, size, raw, outline))
+        for path, entry in unchanged.items():
+            if entry.outline is None or (path in needed) != entry.deferred:
+                continue  # still as it was
+            if entry.deferred:
+                to_parse.append((path, entry.mtime, entry.size, None, entry.outline))
+            else:
+                entries[path] = FileEntry.deferred_file(entry.mtime, entry.size, entry.outline, partial(self.extract_file, path))
+        return to_parse
+
+    def _parsed(self, to_parse: list[ToParse]) -> Iterator[tuple[str, FileEntry]]:
+        for path, mtime, size, raw, outline in to_parse:
+            if raw is None:  # unchanged, and parsed from now on
+                try:
+                    with open(path, "rb") as handle:
+                        raw = handle.read()
+                except OSError:
+                    continue
             root = self.root_for(path)
             try:
                 facts = parsed_facts(raw, path, root, module_name_for(path, root))
             except Exception:  # noqa: BLE001 - one odd file must not break every other file's analysis
                 facts = ModuleFacts(path=path, module="")
             yield path, FileEntry(mtime, size, facts=facts, outline=outline)
-        for path, entry in known.items():
-            if entry.outline is None or (path in needed) != entry.deferred:
-                continue  # still as it was
-            if entry.deferred:
-                facts = self.extract_file(path, entry.size)
-                if facts is not None:
-                    yield path, FileEntry(entry.mtime, entry.size, facts=facts, outline=entry.outline)
-            else:
-                yield path, FileEntry.deferred_file(entry.mtime, entry.size, entry.outline, partial(self.extract_file, path))
 
-    def _extract_in_child(self, pending: list[tuple[str, int, int]], known: dict[str, FileEntry]) -> dict[str, FileEntry] | None:
-        # Imported here, before the fork: the child inherits the extractor, and this process,
+    def _parse_in_children(self, to_parse: list[ToParse]) -> dict[str, FileEntry] | None:
+        """Parse ``to_parse`` in forked children, each streaming ``[path, mtime, size, digest, facts]`` lines back."""
+        # Imported before the fork: the children inherit the extractor, and this process,
         # about to analyse the files that changed, needs it too.
         from .semantic import extract  # noqa: F401
 
-        read_end, write_end = os.pipe()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read_end)
-            os.close(write_end)
-            return None
-        if pid == 0:  # the child: extract, save, send; exit without running the parent's cleanup
-            status = 1
+        shares: list[list[ToParse]] = [[] for _ in range(EXTRACTION_CHILDREN)]
+        loads = [0] * EXTRACTION_CHILDREN
+        for item in sorted(to_parse, key=lambda item: -item[2]):  # largest first, each to the lightest share
+            lightest = loads.index(min(loads))
+            shares[lightest].append(item)
+            loads[lightest] += item[2]
+        children: list[tuple[int, int]] = []  # (pid, read end)
+        for share in filter(None, shares):
+            read_end, write_end = os.pipe()
             try:
-                # Nothing inherited becomes garbage here: collections skip it (and copy none of its pages).
-                gc.freeze()
-                os.close(read_end)
-                with os.fdopen(write_end, "w", encoding="utf-8") as out:
-                    self.entries = dict(known)
-                    for path, entry in self._extracted(pending, known):
-                        self.entries[path] = entry
-                        # [path, mtime, size, digest, facts or null, outline or null], around the facts as
-                        # the cache file will hold them
-                        facts = "null" if entry.deferred else entry.encoded
-                        outline = json.dumps(entry.outline.to_json()) if entry.outline is not None else "null"
-                        out.write(f"[{json.dumps(path)},{entry.mtime},{entry.size},{json.dumps(entry.digest)},{facts},{outline}]\n")
-                    self.save_cache()
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write_end)
-        entries: dict[str, FileEntry] | None = {}
-        with os.fdopen(read_end, encoding="utf-8") as received:
-            for line in received:  # one file at a time: never all the encoded facts at once
+                pid = os.fork()
+            except OSError:
+                for fd in (read_end, write_end, *(other for _, other in children)):
+                    os.close(fd)  # a started child then fails to write and exits
+                _reap(children)
+                return None
+            if pid == 0:  # a child: parse, send; exit without running the parent's cleanup
+                status = 1
                 try:
-                    path, mtime, size, digest, raw, outline = json.loads(line)
-                    outline = Outline.from_json(outline) if outline is not None else None
-                    if raw is None and outline is not None:
-                        entries[path] = FileEntry.deferred_file(int(mtime), int(size), outline, partial(self.extract_file, path))
-                    else:
-                        entries[path] = FileEntry(int(mtime), int(size), facts=module_from_dict(raw), digest=str(digest), outline=outline)
-                except (ValueError, TypeError, KeyError, AttributeError):
-                    entries = None
-                    break
-        _, status = os.waitpid(pid, 0)
-        return entries if status == 0 else None
+                    # Nothing inherited becomes garbage here: collections skip it (and copy none of its pages).
+                    gc.freeze()
+                    os.close(read_end)
+                    for _, other in children:
+                        os.close(other)
+                    with os.fdopen(write_end, "w", encoding="utf-8") as out:
+                        for path, entry in self._parsed(share):
+                            out.write(f"[{json.dumps(path)},{entry.mtime},{entry.size},{json.dumps(entry.digest)},{entry.encoded}]\n")
+                    status = 0
+                finally:
+                    os._exit(status)
+            os.close(write_end)
+            children.append((pid, read_end))
+        if self.while_extracting is not None:
+            try:
+                self.while_extracting()  # this process would only wait: e.g. load the rules meanwhile
+            except Exception:  # noqa: BLE001 - an optimisation, never a reason to fail
+                pass
+        outlines = {path: outline for path, _, _, _, outline in to_parse}
+        entries: dict[str, FileEntry] | None = {}
+        for line in _lines_of([read_end for _, read_end in children]):  # one file at a time
+            try:
+                path, mtime, size, digest, raw = json.loads(line)
+                entry = FileEntry(int(mtime), int(size), facts=module_from_dict(raw), digest=str(digest), outline=outlines.get(path))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                entries = None
+                continue  # keep reading: a child blocked on a full pipe would never exit
+            if entries is not None:
+                entries[path] = entry
+        return entries if _reap(children) else None
 
     def extract_file(self, path: str, size: int = 0) -> ModuleFacts | None:
         """The facts of the file on disk (``None`` if it cannot be read)."""

@@ -33,6 +33,7 @@ class OrmReviewChecker:
         mark_all_stale()  # a new run (or a new editor request): re-stat the project
         try:
             index = get_index(cls.options.source_roots)
+            index.while_extracting = prepare_analysis  # a cold index is parsed in children: load the rules meanwhile
             index.refresh_if_stale()
             findings_cache.prune(index)
             if not findings_cache.has_findings(index):

@@ -240,12 +240,14 @@ def test_a_cold_index_parsed_in_a_child_process_equals_one_parsed_here(project, 
     here.ensure_fresh()
     monkeypatch.setattr(index_module, "FORK_EXTRACTION_FROM", 1)
     forked = ProjectIndex(["."], cache_dir=None)
-    calls = []
-    real_child = ProjectIndex._extract_in_child
-    monkeypatch.setattr(ProjectIndex, "_extract_in_child",
-                        lambda self, pending, unchanged: calls.append(len(pending)) or real_child(self, pending, unchanged))
+    calls, waited = [], []
+    real_children = ProjectIndex._parse_in_children
+    monkeypatch.setattr(ProjectIndex, "_parse_in_children",
+                        lambda self, to_parse: calls.append(len(to_parse)) or real_children(self, to_parse))
+    forked.while_extracting = lambda: waited.append(True)
     forked.ensure_fresh()
-    assert calls == [len(here.entries)]
+    parsed = [path for path, entry in here.entries.items() if entry.outline is not None and not entry.deferred]
+    assert calls == [len(parsed)] and len(parsed) == 6 and waited == [True]
     assert {p: e.digest for p, e in forked.entries.items()} == {p: e.digest for p, e in here.entries.items()}
     assert sorted(forked.models) == sorted(here.models)
     assert "ORM103" in [f.code for f in analyze(VIEWS, "shop/views.py", index=forked)]
@@ -256,16 +258,16 @@ def test_a_failing_child_falls_back_to_parsing_here(project, monkeypatch):
     import flake8_ormreview.index as index_module
 
     monkeypatch.setattr(index_module, "FORK_EXTRACTION_FROM", 1)
-    parent, real_extracted = os.getpid(), ProjectIndex._extracted
+    parent, real_parsed = os.getpid(), ProjectIndex._parsed
     children = []
 
     def crash_in_the_child(self, *args):
         if os.getpid() != parent:
             raise MemoryError("the child dies")
         children.append("parsed here")
-        return real_extracted(self, *args)
+        return real_parsed(self, *args)
 
-    monkeypatch.setattr(ProjectIndex, "_extracted", crash_in_the_child)
+    monkeypatch.setattr(ProjectIndex, "_parsed", crash_in_the_child)
     index = ProjectIndex(["."], cache_dir=None)
     index.ensure_fresh()
     assert children == ["parsed here"]
@@ -290,3 +292,25 @@ def test_a_facts_file_from_another_run_is_not_mixed_with_this_table(project):
     index = ProjectIndex(["."], CACHE_DIRNAME)
     index.ensure_fresh()
     assert "shop.models.Order" in index.models, "facts read again from the source file, not from the other run"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX only")
+def test_a_fork_that_fails_halfway_falls_back_to_parsing_here(project, monkeypatch):
+    import flake8_ormreview.index as index_module
+
+    for number in range(3):
+        write(project, f"app{number}/models.py", MODELS.replace("class Order", f"class Order{number}"))
+    monkeypatch.setattr(index_module, "FORK_EXTRACTION_FROM", 1)
+    real_fork, forks = os.fork, []
+
+    def the_second_fork_fails():
+        forks.append(True)
+        if len(forks) == 2:
+            raise OSError("Resource temporarily unavailable")
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", the_second_fork_fails)
+    index = ProjectIndex(["."], cache_dir=None)
+    index.ensure_fresh()
+    assert len(forks) == 2
+    assert {"app0.models.Order0", "app2.models.Order2", "shop.models.Order"} <= set(index.models)
