@@ -104,7 +104,10 @@ def children(node: ast.AST) -> list[ast.AST]:
 
 def subtree(node: ast.AST) -> list[ast.AST]:
     """``list(ast.walk(node))`` without the singletons, nothing cached: for the small walks
-    (a loop body, an assignment target) whose callers look for no ``Load``/``Store``/operator."""
+    (a loop body, an assignment target) whose callers look for no ``Load``/``Store``/operator.
+
+    The loop is ``TreeWalk``'s without the parent map, written out twice on purpose: a
+    parent flag tested per child would slow the walk every file pays for."""
     nodes = [node]
     append = nodes.append
     known_plan = _child_plans.get
