@@ -102,16 +102,14 @@ def outline_of(raw: bytes | str) -> Outline:
     visible: list[str] = []  # the statements other files resolve names through
     for found in IMPORT.finditer(text):
         prefix = _line_prefix(text, found.start())
-        if not prefix.strip() or FROM_PREFIX.fullmatch(prefix):
-            visible.append(prefix.strip() + found.group(0))
-        if not prefix.strip():
-            for name, alias in imported_names(found.group(1)):
-                bound.add(alias or name.split(".")[0])
-        elif FROM_PREFIX.fullmatch(prefix):
-            for name, alias in imported_names(found.group(1)):
-                bound.add(alias or name)
-                if alias:
-                    outline.aliases.append((name, alias))
+        plain = not prefix.strip()  # ``import a.b``; else ``from a import b`` or no import statement
+        if not plain and FROM_PREFIX.fullmatch(prefix) is None:
+            continue
+        visible.append(prefix.strip() + found.group(0))
+        for name, alias in imported_names(found.group(1)):
+            bound.add(alias or (name.split(".")[0] if plain else name))
+            if alias and not plain:
+                outline.aliases.append((name, alias))
     for call in FACTORY_CALLS:
         position = text.find(call)
         while position >= 0:
