@@ -105,18 +105,6 @@ def worth_indexing(source: str | bytes, path: str = "", root: str = ".") -> bool
     return INTERESTING.search(raw) is not None
 
 
-def facts_for_source(source: str | bytes, path: str, root: str) -> ModuleFacts:
-    """Extract facts from source text; unparsable text gives empty facts."""
-    module = module_name_for(path, root)
-    if isinstance(source, str):
-        raw = source.encode("utf-8", "surrogatepass")
-    else:
-        raw = source
-    if not worth_indexing(raw, path, root):
-        return ModuleFacts(path=path, module=module)
-    return parsed_facts(raw, path, root, module)
-
-
 def parsed_facts(raw: bytes, path: str, root: str, module: str) -> ModuleFacts:
     """The facts of a file the pre-filter let through (empty when it does not parse)."""
     try:
@@ -177,8 +165,8 @@ class FileEntry:
     def __init__(self, mtime: int, size: int, *, facts: ModuleFacts | None = None, raw: dict | None = None,
                  digest: str | None = None, stored: Callable[[], dict | None] | None = None,
                  reextract: Callable[[], ModuleFacts | None] | None = None,
-                 outline: Outline | None = None, deferred: bool = False) -> None:
-        self.mtime, self.size, self._facts, self._raw, self._encoded = mtime, size, facts, raw, None
+                 outline: Outline | None = None, deferred: bool = False, encoded: str | None = None) -> None:
+        self.mtime, self.size, self._facts, self._raw, self._encoded = mtime, size, facts, raw, encoded
         self._stored, self._reextract = stored, reextract
         # A deferred file (no model, parent or migration by its outline) is parsed only if a
         # resolution goes through it; what other files can see of it stands for its facts meanwhile.
@@ -226,7 +214,7 @@ class FileEntry:
     @property
     def encoded(self) -> str:
         """The facts as JSON text, as the cache file holds them: encoded once for the
-        digest, the extraction child's pipe and the cache file."""
+        digest, the extraction children's pipes and the cache file."""
         if self._encoded is None:
             self._encoded = json.dumps(self.raw, separators=(",", ":"))
             if self._facts is not None:
@@ -597,21 +585,13 @@ class ProjectIndex:
 
     def _parsed(self, to_parse: list[ToParse]) -> Iterator[tuple[str, FileEntry]]:
         for path, mtime, size, raw, outline in to_parse:
-            if raw is None:  # unchanged, and parsed from now on
-                try:
-                    with open(path, "rb") as handle:
-                        raw = handle.read()
-                except OSError:
-                    continue
-            root = self.root_for(path)
-            try:
-                facts = parsed_facts(raw, path, root, module_name_for(path, root))
-            except Exception:  # noqa: BLE001 - one odd file must not break every other file's analysis
-                facts = ModuleFacts(path=path, module="")
-            yield path, FileEntry(mtime, size, facts=facts, outline=outline)
+            # raw None: an unchanged file, parsed from now on (read again; None if it went since)
+            facts = self.extract_file(path, size) if raw is None else self._facts_of(raw, path)
+            if facts is not None:
+                yield path, FileEntry(mtime, size, facts=facts, outline=outline)
 
     def _parse_in_children(self, to_parse: list[ToParse]) -> dict[str, FileEntry] | None:
-        """Parse ``to_parse`` in forked children, each streaming ``[path, mtime, size, digest, facts]`` lines back."""
+        """Parse ``to_parse`` in forked children, each streaming ``[path, mtime, size, digest]<tab>facts`` lines back."""
         # Imported before the fork: the children inherit the extractor, and this process,
         # about to analyse the files that changed, needs it too.
         from .semantic import extract  # noqa: F401
@@ -642,7 +622,8 @@ class ProjectIndex:
                         os.close(other)
                     with os.fdopen(write_end, "w", encoding="utf-8") as out:
                         for path, entry in self._parsed(share):
-                            out.write(f"[{json.dumps(path)},{entry.mtime},{entry.size},{json.dumps(entry.digest)},{entry.encoded}]\n")
+                            # JSON never holds a raw tab: the facts text after it is kept as it is
+                            out.write(f"[{json.dumps(path)},{entry.mtime},{entry.size},{json.dumps(entry.digest)}]\t{entry.encoded}\n")
                     status = 0
                 finally:
                     os._exit(status)
@@ -657,8 +638,11 @@ class ProjectIndex:
         entries: dict[str, FileEntry] | None = {}
         for line in _lines_of([read_end for _, read_end in children]):  # one file at a time
             try:
-                path, mtime, size, digest, raw = json.loads(line)
-                entry = FileEntry(int(mtime), int(size), facts=module_from_dict(raw), digest=str(digest), outline=outlines.get(path))
+                header, encoded = line.split("\t", 1)
+                path, mtime, size, digest = json.loads(header)
+                # The text as the child encoded it: the cache file gets it without a second encoding.
+                entry = FileEntry(int(mtime), int(size), facts=module_from_dict(json.loads(encoded)), digest=str(digest),
+                                  outline=outlines.get(path), encoded=encoded)
             except (ValueError, TypeError, KeyError, AttributeError):
                 entries = None
                 continue  # keep reading: a child blocked on a full pipe would never exit
@@ -672,9 +656,18 @@ class ProjectIndex:
             return ModuleFacts(path=path, module="")
         try:
             with open(path, "rb") as handle:
-                return facts_for_source(handle.read(), path, self.root_for(path))
+                raw = handle.read()
         except OSError:
             return None
+        if not worth_indexing(raw, path, self.root_for(path)):
+            return ModuleFacts(path=path, module=module_name_for(path, self.root_for(path)))
+        return self._facts_of(raw, path)
+
+    def _facts_of(self, raw: bytes, path: str) -> ModuleFacts:
+        """The facts of a file the pre-filter let through."""
+        root = self.root_for(path)
+        try:
+            return parsed_facts(raw, path, root, module_name_for(path, root))
         except Exception:  # noqa: BLE001 - one odd file must not break every other file's analysis
             return ModuleFacts(path=path, module="")
 
@@ -739,10 +732,15 @@ class ProjectIndex:
 
     # -- resolution ----------------------------------------------------------------------
 
+    def unread(self, path: str) -> bool:
+        """A deferred file that no linted text overrides: its facts were never read."""
+        entry = self.entries.get(path)
+        return entry is not None and entry.deferred and path not in self.overrides
+
     def all_facts(self) -> Iterable[ModuleFacts]:
         """Every file's facts, but a deferred file's only when the text being linted overrides it."""
         for path, entry in self.entries.items():
-            if entry.deferred and path not in self.overrides:
+            if self.unread(path):
                 continue
             yield self.overrides.get(path) or entry.facts
         for path, facts in self.overrides.items():
@@ -767,7 +765,7 @@ class ProjectIndex:
         self.modules = ModuleTable()
         self.classes: dict[str, ModelFact] = {}
         for path, entry in self.entries.items():
-            if entry.deferred and path not in self.overrides:
+            if self.unread(path):
                 self.modules.defer(module_name_for(path, self.root_for(path)), path, entry)
         for facts in self.all_facts():
             if facts.module:
@@ -1015,7 +1013,7 @@ class ProjectIndex:
         self.ensure_fresh()
         key = os.path.normpath(path)
         entry = self.entries.get(key)
-        if entry is not None and entry.deferred and key not in self.overrides:
+        if self.unread(key):
             return []  # no model by its outline
         facts = self.overrides.get(key) or (entry.facts if entry is not None else None)
         if facts is None:

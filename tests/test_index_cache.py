@@ -54,8 +54,7 @@ def test_the_cache_is_written_and_a_second_index_reads_it_instead_of_parsing(pro
     def no_parsing(*args, **kwargs):
         raise AssertionError("a warm index must not re-extract unchanged files")
 
-    monkeypatch.setattr(index_module, "facts_for_source", no_parsing)
-    monkeypatch.setattr(index_module, "parsed_facts", no_parsing)
+    monkeypatch.setattr(index_module, "parsed_facts", no_parsing)  # every parse for the index goes through it
     second = ProjectIndex(["."], CACHE_DIRNAME)
     assert "ORM103" in view_codes(second)
 
