@@ -204,6 +204,10 @@ def files_needing_facts(outlines: Mapping[str, Outline]) -> set[str]:
     needed = {path for path, outline in outlines.items() if outline.always}
     maybe_models: set[tuple[str, int]] = set()
     parents: set[tuple[str, int]] = set()
+    # Each name is followed once: every Django migration is a ``Migration(migrations.Migration)``,
+    # and following each one's name again would queue every other one (quadratic).
+    subclassed: set[str] = set()  # names whose subclasses are queued as possible models
+    parented: set[str] = set()  # names whose classes are queued as parents
     pending = [(path, position, True) for path, outline in outlines.items()
                for position, (_, bases) in enumerate(outline.classes) if roots.intersection(bases)]
     while pending:
@@ -215,11 +219,13 @@ def files_needing_facts(outlines: Mapping[str, Outline]) -> set[str]:
         needed.add(path)
         name, bases = outlines[path].classes[position]
         if maybe_model:
-            for known_as in {name, *aliases.get(name, ())}:
+            for known_as in {name, *aliases.get(name, ())} - subclassed:
+                subclassed.add(known_as)
                 pending.extend((*subclass, True) for subclass in by_base.get(known_as, ()))
         for base in bases:
             if base in NOT_A_PARENT:
                 continue
-            for parent in {base, *originals.get(base, ())}:
+            for parent in {base, *originals.get(base, ())} - parented:
+                parented.add(parent)
                 pending.extend((*found, False) for found in by_name.get(parent, ()))
     return needed
