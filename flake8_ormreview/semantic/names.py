@@ -53,7 +53,11 @@ def module_name_for(path: str, root: str) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _module_name_for(path: str, root: str, cwd: str) -> str:
-    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+    absolute, base = os.path.abspath(path), os.path.abspath(root)
+    if absolute.startswith(base) and absolute[len(base):len(base) + 1] == os.sep:
+        rel = absolute[len(base) + 1:]  # what relpath says for a file below the root, without its walk
+    else:
+        rel = os.path.relpath(absolute, base)
     if rel.startswith(".."):
         rel = os.path.basename(path)
     stem = rel
