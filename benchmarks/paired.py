@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cold overhead against flake8-bugbear's, in paired rounds (this machine's CPU time drifts).
+"""Cold overhead against flake8-bugbear's, in paired rounds (this machine's speed drifts).
 
     .venv/bin/python benchmarks/paired.py django-oscar --rounds 12
 
@@ -10,7 +10,8 @@ flake8, flake8 with bugbear and flake8 with this plugin on a cold index (the
 ``run.py`` environments and command lines, ``--jobs=2``) in a shuffled order,
 and the overheads are compared within the round.  Prints each round, the
 median overheads over plain flake8 and the median of ``cold - bugbear`` per
-round, with how many rounds the plugin was the cheaper of the two.
+round, with how many rounds the plugin was the cheaper of the two, for CPU
+time and for wall time.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -32,12 +34,14 @@ from run import CACHE_DIRNAME, ensure_envs, lint_command  # noqa: E402
 CONFIGS = {"plain": "plain", "bugbear": "bugbear", "cold": "ormreview"}
 
 
-def cpu_seconds(command: list[str], cwd: str) -> float:
-    """User + system time of ``command`` and every process it reaped."""
+def measure(command: list[str], cwd: str) -> dict[str, float]:
+    """User + system time of ``command`` and every process it reaped, and its wall time."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
     subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"CPU": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), "wall": wall}
 
 
 def main() -> int:
@@ -55,16 +59,18 @@ def main() -> int:
         for config in order.sample(list(CONFIGS), len(CONFIGS)):
             if config == "cold":
                 shutil.rmtree(os.path.join(project.folder, CACHE_DIRNAME), ignore_errors=True)
-            measured[config] = cpu_seconds(lint_command(CONFIGS[config], project, args.jobs), project.folder)
+            measured[config] = measure(lint_command(CONFIGS[config], project, args.jobs), project.folder)
         rounds.append(measured)
-        print(f"round {number}: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in measured.items()), flush=True)
-    bugbear = statistics.median(r["bugbear"] - r["plain"] for r in rounds)
-    cold = statistics.median(r["cold"] - r["plain"] for r in rounds)
-    paired = [r["cold"] - r["bugbear"] for r in rounds]
-    cheaper = sum(difference <= 0 for difference in paired)
-    print(f"{project.name}, --jobs={args.jobs}, {len(rounds)} rounds, CPU s over plain flake8 (median): "
-          f"bugbear +{bugbear:.2f}, flake8-ormreview cold +{cold:.2f}; "
-          f"cold - bugbear per round: median {statistics.median(paired):+.2f}, plugin cheaper in {cheaper} of {len(rounds)}")
+        print(f"round {number}: " + ", ".join(f"{name} {times['CPU']:.2f} s CPU, {times['wall']:.2f} s wall"
+                                             for name, times in measured.items()), flush=True)
+    for clock in ("CPU", "wall"):
+        bugbear = statistics.median(r["bugbear"][clock] - r["plain"][clock] for r in rounds)
+        cold = statistics.median(r["cold"][clock] - r["plain"][clock] for r in rounds)
+        paired = [r["cold"][clock] - r["bugbear"][clock] for r in rounds]
+        cheaper = sum(difference <= 0 for difference in paired)
+        print(f"{project.name}, --jobs={args.jobs}, {len(rounds)} rounds, {clock} s over plain flake8 (median): "
+              f"bugbear {bugbear:+.2f}, flake8-ormreview cold {cold:+.2f}; "
+              f"cold - bugbear per round: median {statistics.median(paired):+.2f}, plugin cheaper in {cheaper} of {len(rounds)}")
     return 0
 
 
