@@ -11,13 +11,14 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import sys
 from pathlib import Path
 
 import pytest
 
 from flake8_ormreview.analysis import analyze
-from flake8_ormreview.index import CACHE_DIRNAME, ProjectIndex, get_index, mark_all_stale
+from flake8_ormreview.index import CACHE_DIRNAME, SKIP_DIRS, ProjectIndex, get_index, mark_all_stale
 
 from cache_project import INDEXED_MODELS, MODELS, VIEWS, make_project, touch_later, write
 
@@ -313,3 +314,82 @@ def test_a_fork_that_fails_halfway_falls_back_to_parsing_here(project, monkeypat
     index.ensure_fresh()
     assert len(forks) == 2
     assert {"app0.models.Order0", "app2.models.Order2", "shop.models.Order"} <= set(index.models)
+
+
+def settle_folders(root: Path) -> None:
+    """Date every folder an hour back: listed long after their last change, their listings are kept."""
+    hour_ago = time.time_ns() - 3600 * 1_000_000_000
+    for folder in [root, *(path for path in root.rglob("*") if path.is_dir())]:
+        os.utime(folder, ns=(hour_ago, hour_ago))
+
+
+def count_listings(monkeypatch) -> list[str]:
+    import flake8_ormreview.index as index_module
+
+    listed, real = [], index_module.list_folder
+    monkeypatch.setattr(index_module, "list_folder", lambda folder, mtime: listed.append(folder) or real(folder, mtime))
+    return listed
+
+
+def test_a_warm_walk_lists_no_settled_folder_again(project, monkeypatch):
+    write(project, "shop/locale/fr/LC_MESSAGES/django.po", "")
+    settle_folders(project)
+    cold = ProjectIndex(["."], CACHE_DIRNAME)
+    cold.ensure_fresh()
+    listed = count_listings(monkeypatch)
+    warm = ProjectIndex(["."], CACHE_DIRNAME)
+    warm.ensure_fresh()
+    # Only the root: the cold run made the cache folder in it after listing it.
+    assert listed == ["."] and sorted(warm.entries) == sorted(cold.entries)
+    assert "ORM103" in view_codes(warm)
+
+
+def test_a_file_added_to_a_settled_folder_is_found(project, monkeypatch):
+    settle_folders(project)
+    ProjectIndex(["."], CACHE_DIRNAME).ensure_fresh()
+    write(project, "shop/models.py", "")  # the model moves to a new module: its folder's mtime changes
+    write(project, "shop/orders.py", MODELS)
+    listed = count_listings(monkeypatch)
+    index = ProjectIndex(["."], CACHE_DIRNAME)
+    index.ensure_fresh()
+    # The changed folder, and the root, which the first run's cache folder changed.
+    assert listed == [".", os.path.join(".", "shop")]
+    assert "shop.orders.Order" in index.models and "shop/orders.py" in index.entries
+
+
+def test_a_long_lived_process_finds_a_new_file_in_a_settled_folder(project):
+    settle_folders(project)
+    index = ProjectIndex(["."], cache_dir=None)
+    index.ensure_fresh()
+    assert index.listings, "settled folders are remembered in memory too"
+    write(project, "shop/extra.py", MODELS.replace("class Order", "class Refund"))
+    mark_all_stale()
+    index.stale = True
+    index.ensure_fresh()
+    assert "shop.extra.Refund" in index.models
+
+
+def test_a_folder_changed_a_moment_ago_is_listed_again_next_time(project, monkeypatch):
+    ProjectIndex(["."], CACHE_DIRNAME).ensure_fresh()  # the folders were just written
+    listed = count_listings(monkeypatch)
+    ProjectIndex(["."], CACHE_DIRNAME).ensure_fresh()
+    assert os.path.join(".", "shop") in listed  # a second file could have come within its mtime's clock tick
+
+
+def test_the_walk_gives_what_os_walk_gives(project):
+    write(project, "shop/migrations/0001_initial.py", "")
+    write(project, "shop/.venv/lib/site.py", "")  # skipped folders
+    write(project, "shop/pkg.egg-info/x.py", "")
+    write(project, "b/a.pyw", "")
+    write(project, "a/notes.txt", "")
+    if hasattr(os, "symlink"):
+        os.symlink(project / "shop", project / "linked", target_is_directory=True)  # listed, never entered
+    expected = []
+    for folder, subfolders, files in os.walk("."):
+        subfolders[:] = sorted(d for d in subfolders if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        expected += [os.path.normpath(os.path.join(folder, f)) for f in sorted(files) if f.endswith((".py", ".pyw"))]
+    index = ProjectIndex(["."], cache_dir=None)
+    assert list(index.iter_source_files()) == expected
+    settle_folders(project)
+    assert list(index.iter_source_files()) == expected  # listed, then remembered
+    assert list(index.iter_source_files()) == expected and index.listings
