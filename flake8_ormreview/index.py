@@ -475,18 +475,11 @@ class ProjectIndex:
 
     def _root_for(self, path: str) -> str:
         absolute = os.path.abspath(path)
-        for root, prefix in self._root_prefixes():
-            if absolute == prefix.rstrip(os.sep) or absolute.startswith(prefix):
+        for root in self.roots:
+            base = os.path.abspath(root)
+            if absolute == base or absolute.startswith(base.rstrip(os.sep) + os.sep):
                 return root
         return self.roots[0] if self.roots else "."
-
-    def _root_prefixes(self) -> list[tuple[str, str]]:
-        """Each root with its absolute path and a trailing separator (for the working folder of now)."""
-        cwd = os.getcwd()
-        known = self.__dict__.get("_prefixes")
-        if known is None or known[0] != cwd:
-            known = self.__dict__["_prefixes"] = (cwd, [(root, os.path.abspath(root).rstrip(os.sep) + os.sep) for root in self.roots])
-        return known[1]
 
     def load_cache(self) -> dict[str, FileEntry]:
         if not self.cache_file or not self.facts_file:
