@@ -620,8 +620,6 @@ class QueryAnalysis:
         if not in_comprehension:
             return env  # the common case: no enclosing comprehension, nothing to add
         found = [(i, a) for i, a in enumerate(ancestors) if isinstance(a, COMPREHENSIONS) and i >= 1]
-        if not found:
-            return env
         env = dict(env)
         for position, comp in reversed(found):
             child = ancestors[position - 1]
